@@ -1,0 +1,48 @@
+#include "common/time_util.h"
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace deadline {
+
+absl::Time FromGrpcDeadline(std::chrono::system_clock::time_point deadline) {
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(deadline);
+}
+
+std::chrono::system_clock::time_point ToGrpcDeadline(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) {
+    return std::chrono::system_clock::time_point::max();
+  }
+  return absl::ToChronoTime(deadline);
+}
+
+absl::StatusOr<absl::Duration> FromProtoDuration(
+    const google::protobuf::Duration& proto, absl::string_view field) {
+  const int64_t seconds = proto.seconds();
+  const int32_t nanos = proto.nanos();
+  if (nanos <= -1'000'000'000 || nanos >= 1'000'000'000 ||
+      (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is not a valid Duration (seconds ", seconds,
+                     ", nanos ", nanos, ")"));
+  }
+  return absl::Seconds(seconds) + absl::Nanoseconds(nanos);
+}
+
+void ToProtoDuration(absl::Duration d, google::protobuf::Duration* proto) {
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  proto->set_seconds(seconds);
+  proto->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+}
+
+std::string FormatBudget(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return "no deadline";
+  return absl::FormatDuration(absl::Trunc(d, absl::Microseconds(100)));
+}
+
+}  // namespace deadline

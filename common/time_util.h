@@ -1,0 +1,34 @@
+#ifndef DEADLINE_COMMON_TIME_UTIL_H_
+#define DEADLINE_COMMON_TIME_UTIL_H_
+
+#include <chrono>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "google/protobuf/duration.pb.h"
+
+namespace deadline {
+
+// gRPC spells "no deadline" as system_clock::time_point::max(); this project
+// spells it absl::InfiniteFuture(), whose arithmetic saturates instead of
+// overflowing (InfiniteFuture() - now == InfiniteDuration()).
+absl::Time FromGrpcDeadline(std::chrono::system_clock::time_point deadline);
+std::chrono::system_clock::time_point ToGrpcDeadline(absl::Time deadline);
+
+// Converts a protobuf Duration, rejecting malformed ones (nanos out of range
+// or of the other sign than seconds) with INVALID_ARGUMENT naming `field`.
+absl::StatusOr<absl::Duration> FromProtoDuration(
+    const google::protobuf::Duration& proto, absl::string_view field);
+
+// Writes `d` (finite) to `proto`.
+void ToProtoDuration(absl::Duration d, google::protobuf::Duration* proto);
+
+// A budget for people: "289.6ms", "1.5s", "-2ms", or "no deadline" for
+// InfiniteDuration(). Rounded to 0.1 ms.
+std::string FormatBudget(absl::Duration d);
+
+}  // namespace deadline
+
+#endif  // DEADLINE_COMMON_TIME_UTIL_H_

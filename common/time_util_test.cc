@@ -1,0 +1,62 @@
+#include "common/time_util.h"
+
+#include <chrono>
+
+#include "gtest/gtest.h"
+
+namespace deadline {
+namespace {
+
+TEST(GrpcDeadlineTest, NoDeadlineMapsToInfiniteFutureAndBack) {
+  const auto none = std::chrono::system_clock::time_point::max();
+  EXPECT_EQ(FromGrpcDeadline(none), absl::InfiniteFuture());
+  EXPECT_EQ(ToGrpcDeadline(absl::InfiniteFuture()), none);
+}
+
+TEST(GrpcDeadlineTest, BudgetOfNoDeadlineIsInfiniteNotOverflowed) {
+  const absl::Time now = absl::Now();
+  const absl::Duration budget =
+      FromGrpcDeadline(std::chrono::system_clock::time_point::max()) - now;
+  EXPECT_EQ(budget, absl::InfiniteDuration());
+}
+
+TEST(GrpcDeadlineTest, FiniteDeadlineRoundTrips) {
+  const absl::Time t = absl::FromUnixMicros(1'700'000'000'123'456);
+  EXPECT_EQ(FromGrpcDeadline(ToGrpcDeadline(t)), t);
+}
+
+TEST(ProtoDurationTest, RoundTripsPositiveAndNegative) {
+  for (absl::Duration d : {absl::Milliseconds(1500), absl::Nanoseconds(7),
+                           -absl::Milliseconds(2500), absl::ZeroDuration()}) {
+    google::protobuf::Duration proto;
+    ToProtoDuration(d, &proto);
+    auto back = FromProtoDuration(proto, "f");
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(*back, d);
+  }
+}
+
+TEST(ProtoDurationTest, MalformedIsInvalidArgumentNamingTheField) {
+  google::protobuf::Duration proto;
+  proto.set_seconds(1);
+  proto.set_nanos(-5);
+  auto d = FromProtoDuration(proto, "work.step_duration");
+  ASSERT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(d.status().message().find("work.step_duration"),
+            absl::string_view::npos);
+
+  proto.set_seconds(0);
+  proto.set_nanos(1'000'000'000);
+  EXPECT_EQ(FromProtoDuration(proto, "f").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FormatBudgetTest, ReadableAndRounded) {
+  EXPECT_EQ(FormatBudget(absl::Microseconds(289'649)), "289.6ms");
+  EXPECT_EQ(FormatBudget(absl::Milliseconds(1500)), "1.5s");
+  EXPECT_EQ(FormatBudget(-absl::Milliseconds(2)), "-2ms");
+  EXPECT_EQ(FormatBudget(absl::InfiniteDuration()), "no deadline");
+}
+
+}  // namespace
+}  // namespace deadline

@@ -1,0 +1,56 @@
+#include "server/budget.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/time_util.h"
+
+namespace deadline {
+
+absl::Status ValidateBudgetOptions(const BudgetOptions& options) {
+  const auto check = [](bool ok, absl::string_view what) {
+    return ok ? absl::OkStatus() : absl::InvalidArgumentError(what);
+  };
+  for (absl::Status status : {
+           check(options.reserve >= absl::ZeroDuration() &&
+                     options.reserve < absl::InfiniteDuration(),
+                 "--reserve must be finite and >= 0"),
+           check(options.min_budget >= absl::ZeroDuration() &&
+                     options.min_budget < absl::InfiniteDuration(),
+                 "--min_budget must be finite and >= 0"),
+           check(options.max_deadline < absl::InfiniteDuration(),
+                 "--max_deadline must be finite"),
+           check(options.default_deadline >=
+                     options.reserve + options.min_budget,
+                 "--default_deadline must be at least --reserve + "
+                 "--min_budget, or calls without a deadline always fail"),
+           check(options.max_deadline >= options.default_deadline,
+                 "--max_deadline must be at least --default_deadline"),
+       }) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+Budget BudgetPolicy::Plan(absl::Time caller_deadline) const {
+  const absl::Time now = clock_.Now();
+  Budget budget;
+  budget.at_arrival = caller_deadline - now;  // Saturates to infinity.
+  const absl::Duration usable =
+      budget.at_arrival == absl::InfiniteDuration()
+          ? options_.default_deadline
+          : std::min(budget.at_arrival, options_.max_deadline);
+  budget.forwarded = usable - options_.reserve;
+  budget.forward_deadline = now + budget.forwarded;
+  budget.fail_fast = budget.forwarded < options_.min_budget;
+  return budget;
+}
+
+std::string BudgetPolicy::ExplainFailFast(const Budget& budget) const {
+  return absl::StrCat(FormatBudget(budget.at_arrival),
+                      " left at arrival, less than the ",
+                      FormatBudget(options_.reserve), " reserve + ",
+                      FormatBudget(options_.min_budget), " minimum");
+}
+
+}  // namespace deadline

@@ -1,0 +1,86 @@
+#include "server/budget.h"
+
+#include "common/fake_clock.h"
+#include "gtest/gtest.h"
+
+namespace deadline {
+namespace {
+
+using absl::Milliseconds;
+using absl::Seconds;
+
+class BudgetPolicyTest : public ::testing::Test {
+ protected:
+  FakeClock clock_;
+  const absl::Time now_ = clock_.Now();
+  BudgetPolicy policy_{BudgetOptions{}, clock_};  // 10ms reserve, 5ms min.
+};
+
+TEST_F(BudgetPolicyTest, ForwardsTheCallersBudgetMinusTheReserve) {
+  const Budget b = policy_.Plan(now_ + Milliseconds(300));
+  EXPECT_EQ(b.at_arrival, Milliseconds(300));
+  EXPECT_EQ(b.forwarded, Milliseconds(290));
+  EXPECT_EQ(b.forward_deadline, now_ + Milliseconds(290));
+  EXPECT_FALSE(b.fail_fast);
+}
+
+TEST_F(BudgetPolicyTest, MeasuresFromNowNotFromConstruction) {
+  clock_.Advance(Milliseconds(100));
+  const Budget b = policy_.Plan(now_ + Milliseconds(300));
+  EXPECT_EQ(b.at_arrival, Milliseconds(200));
+  EXPECT_EQ(b.forwarded, Milliseconds(190));
+}
+
+TEST_F(BudgetPolicyTest, FailsFastBelowReservePlusMinimum) {
+  EXPECT_TRUE(policy_.Plan(now_ + Milliseconds(14)).fail_fast);
+  EXPECT_FALSE(policy_.Plan(now_ + Milliseconds(15)).fail_fast);
+}
+
+TEST_F(BudgetPolicyTest, FailsFastWhenTheDeadlineHasPassed) {
+  const Budget b = policy_.Plan(now_ - Milliseconds(3));
+  EXPECT_TRUE(b.fail_fast);
+  EXPECT_EQ(b.at_arrival, -Milliseconds(3));
+}
+
+TEST_F(BudgetPolicyTest, NoDeadlineGetsTheDefaultWithoutOverflow) {
+  const Budget b = policy_.Plan(absl::InfiniteFuture());
+  EXPECT_EQ(b.at_arrival, absl::InfiniteDuration());
+  EXPECT_EQ(b.forwarded, Seconds(5) - Milliseconds(10));
+  EXPECT_EQ(b.forward_deadline, now_ + b.forwarded);
+  EXPECT_FALSE(b.fail_fast);
+}
+
+TEST_F(BudgetPolicyTest, LongDeadlinesAreClamped) {
+  const Budget b = policy_.Plan(now_ + absl::Hours(24 * 365));
+  EXPECT_EQ(b.at_arrival, absl::Hours(24 * 365));
+  EXPECT_EQ(b.forwarded, Seconds(60) - Milliseconds(10));
+}
+
+TEST_F(BudgetPolicyTest, ExplainsAFailFast) {
+  const Budget b = policy_.Plan(now_ + Milliseconds(3));
+  EXPECT_EQ(policy_.ExplainFailFast(b),
+            "3ms left at arrival, less than the 10ms reserve + 5ms minimum");
+}
+
+TEST(BudgetOptionsTest, DefaultsAreValid) {
+  EXPECT_TRUE(ValidateBudgetOptions(BudgetOptions{}).ok());
+}
+
+TEST(BudgetOptionsTest, RejectsNonsense) {
+  BudgetOptions negative_reserve;
+  negative_reserve.reserve = -Milliseconds(1);
+  BudgetOptions infinite_max;
+  infinite_max.max_deadline = absl::InfiniteDuration();
+  BudgetOptions default_too_small;
+  default_too_small.default_deadline = Milliseconds(12);
+  BudgetOptions max_below_default;
+  max_below_default.max_deadline = Seconds(1);
+  for (const BudgetOptions& options :
+       {negative_reserve, infinite_max, default_too_small, max_below_default}) {
+    EXPECT_EQ(ValidateBudgetOptions(options).code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace deadline
