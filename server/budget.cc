@@ -20,10 +20,10 @@ absl::Status ValidateBudgetOptions(const BudgetOptions& options) {
                  "--min_budget must be finite and >= 0"),
            check(options.max_deadline < absl::InfiniteDuration(),
                  "--max_deadline must be finite"),
-           check(options.default_deadline >=
-                     options.reserve + options.min_budget,
-                 "--default_deadline must be at least --reserve + "
-                 "--min_budget, or calls without a deadline always fail"),
+           check(
+               options.default_deadline >= options.reserve + options.min_budget,
+               "--default_deadline must be at least --reserve + "
+               "--min_budget, or calls without a deadline always fail"),
            check(options.max_deadline >= options.default_deadline,
                  "--max_deadline must be at least --default_deadline"),
        }) {

@@ -9,7 +9,9 @@ WorkResult RunWork(const WorkSpec& spec, absl::Time deadline,
                    absl::Duration check_interval) {
   WorkResult result;
   const absl::Time start = clock.Now();
-  const auto step_end = [&](int step) { return start + (step + 1) * spec.step; };
+  const auto step_end = [&](int step) {
+    return start + (step + 1) * spec.step;
+  };
   absl::Time last_alive = start;
   for (;;) {
     // Ask for cancellation before reading the clock: gRPC also cancels a

@@ -23,9 +23,9 @@ INSTANTIATE_TEST_SUITE_P(SleepAndSpin, WorkLoopTest, ::testing::Bool(),
                          });
 
 TEST_P(WorkLoopTest, CompletesEveryStepOnSchedule) {
-  const WorkResult r =
-      RunWork(Spec(10, absl::Milliseconds(10)), absl::InfiniteFuture(),
-              [] { return false; }, clock_, kCheck);
+  const WorkResult r = RunWork(
+      Spec(10, absl::Milliseconds(10)), absl::InfiniteFuture(),
+      [] { return false; }, clock_, kCheck);
   EXPECT_EQ(r.reason, StopReason::kCompleted);
   EXPECT_EQ(r.steps_done, 10);
   EXPECT_EQ(r.finished - t0_, absl::Milliseconds(100));
@@ -34,9 +34,9 @@ TEST_P(WorkLoopTest, CompletesEveryStepOnSchedule) {
 
 TEST_P(WorkLoopTest, StopsExactlyAtTheDeadlineInsideALongStep) {
   // One 10 s step; the deadline falls 2.3 ms in.
-  const WorkResult r =
-      RunWork(Spec(1, absl::Seconds(10)), t0_ + absl::Microseconds(2300),
-              [] { return false; }, clock_, kCheck);
+  const WorkResult r = RunWork(
+      Spec(1, absl::Seconds(10)), t0_ + absl::Microseconds(2300),
+      [] { return false; }, clock_, kCheck);
   EXPECT_EQ(r.reason, StopReason::kDeadline);
   EXPECT_EQ(r.steps_done, 0);
   EXPECT_EQ(r.finished - t0_, absl::Microseconds(2300));
@@ -44,9 +44,9 @@ TEST_P(WorkLoopTest, StopsExactlyAtTheDeadlineInsideALongStep) {
 }
 
 TEST_P(WorkLoopTest, CountsTheStepsDoneBeforeTheDeadline) {
-  const WorkResult r =
-      RunWork(Spec(100, absl::Milliseconds(10)), t0_ + absl::Milliseconds(285),
-              [] { return false; }, clock_, kCheck);
+  const WorkResult r = RunWork(
+      Spec(100, absl::Milliseconds(10)), t0_ + absl::Milliseconds(285),
+      [] { return false; }, clock_, kCheck);
   EXPECT_EQ(r.reason, StopReason::kDeadline);
   EXPECT_EQ(r.steps_done, 28);
 }
@@ -57,9 +57,9 @@ TEST_P(WorkLoopTest, NoticesCancellationWithinOneCheckInterval) {
   clock_.OnAdvance([&](absl::Time now) {
     if (now >= cancel_at) cancelled = true;
   });
-  const WorkResult r = RunWork(Spec(1, absl::Seconds(10)),
-                               absl::InfiniteFuture(),
-                               [&] { return cancelled; }, clock_, kCheck);
+  const WorkResult r = RunWork(
+      Spec(1, absl::Seconds(10)), absl::InfiniteFuture(),
+      [&] { return cancelled; }, clock_, kCheck);
   EXPECT_EQ(r.reason, StopReason::kCancelled);
   EXPECT_EQ(r.steps_done, 0);
   EXPECT_GE(r.finished, cancel_at);
@@ -69,18 +69,18 @@ TEST_P(WorkLoopTest, NoticesCancellationWithinOneCheckInterval) {
 }
 
 TEST_P(WorkLoopTest, AlreadyExpiredDeadlineDoesNoWork) {
-  const WorkResult r =
-      RunWork(Spec(5, absl::Milliseconds(1)), t0_ - absl::Milliseconds(1),
-              [] { return false; }, clock_, kCheck);
+  const WorkResult r = RunWork(
+      Spec(5, absl::Milliseconds(1)), t0_ - absl::Milliseconds(1),
+      [] { return false; }, clock_, kCheck);
   EXPECT_EQ(r.reason, StopReason::kDeadline);
   EXPECT_EQ(r.steps_done, 0);
   EXPECT_EQ(clock_.Now(), t0_);
 }
 
 TEST_P(WorkLoopTest, AlreadyCancelledDoesNoWork) {
-  const WorkResult r =
-      RunWork(Spec(5, absl::Milliseconds(1)), absl::InfiniteFuture(),
-              [] { return true; }, clock_, kCheck);
+  const WorkResult r = RunWork(
+      Spec(5, absl::Milliseconds(1)), absl::InfiniteFuture(),
+      [] { return true; }, clock_, kCheck);
   EXPECT_EQ(r.reason, StopReason::kCancelled);
   EXPECT_EQ(r.steps_done, 0);
   EXPECT_EQ(clock_.Now(), t0_);
@@ -90,16 +90,16 @@ TEST_P(WorkLoopTest, DeadlineWinsWhenCancellationCameFromIt) {
   // gRPC marks a call cancelled when its deadline fires; the loop must still
   // report the deadline.
   const absl::Time deadline = t0_ + absl::Milliseconds(3);
-  const WorkResult r = RunWork(Spec(1, absl::Seconds(1)), deadline,
-                               [&] { return clock_.Now() >= deadline; },
-                               clock_, kCheck);
+  const WorkResult r = RunWork(
+      Spec(1, absl::Seconds(1)), deadline,
+      [&] { return clock_.Now() >= deadline; }, clock_, kCheck);
   EXPECT_EQ(r.reason, StopReason::kDeadline);
 }
 
 TEST_P(WorkLoopTest, ZeroStepsCompletesAtOnce) {
-  const WorkResult r = RunWork(Spec(0, absl::Seconds(1)),
-                               t0_ + absl::Seconds(1), [] { return false; },
-                               clock_, kCheck);
+  const WorkResult r = RunWork(
+      Spec(0, absl::Seconds(1)), t0_ + absl::Seconds(1), [] { return false; },
+      clock_, kCheck);
   EXPECT_EQ(r.reason, StopReason::kCompleted);
   EXPECT_EQ(r.steps_done, 0);
   EXPECT_EQ(clock_.Now(), t0_);
@@ -107,12 +107,13 @@ TEST_P(WorkLoopTest, ZeroStepsCompletesAtOnce) {
 
 TEST_P(WorkLoopTest, ChecksCancellationAtLeastEveryInterval) {
   int checks = 0;
-  RunWork(Spec(2, absl::Milliseconds(5)), absl::InfiniteFuture(),
-          [&] {
-            ++checks;
-            return false;
-          },
-          clock_, kCheck);
+  RunWork(
+      Spec(2, absl::Milliseconds(5)), absl::InfiniteFuture(),
+      [&] {
+        ++checks;
+        return false;
+      },
+      clock_, kCheck);
   // 10 ms of work at one check per 0.5 ms, plus the final check.
   EXPECT_GE(checks, 20);
   EXPECT_LE(checks, 22);

@@ -6,9 +6,9 @@
 
 namespace deadline {
 
-absl::StatusOr<WorkSpec> ParseWorkRequest(const deadline::v1::WorkRequest& request,
-                                          const WorkLimits& limits,
-                                          absl::string_view field_prefix) {
+absl::StatusOr<WorkSpec> ParseWorkRequest(
+    const deadline::v1::WorkRequest& request, const WorkLimits& limits,
+    absl::string_view field_prefix) {
   const auto field = [&](absl::string_view name) {
     return absl::StrCat(field_prefix, name);
   };
@@ -25,10 +25,10 @@ absl::StatusOr<WorkSpec> ParseWorkRequest(const deadline::v1::WorkRequest& reque
       FromProtoDuration(request.step_duration(), field("step_duration"));
   if (!step.ok()) return step.status();
   if (*step < absl::ZeroDuration() || *step > limits.max_step) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field("step_duration"), " must be between 0 and ",
-        absl::FormatDuration(limits.max_step), ", got ",
-        absl::FormatDuration(*step)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field("step_duration"), " must be between 0 and ",
+                     absl::FormatDuration(limits.max_step), ", got ",
+                     absl::FormatDuration(*step)));
   }
   spec.step = *step;
 
@@ -49,10 +49,11 @@ absl::StatusOr<WorkSpec> ParseWorkRequest(const deadline::v1::WorkRequest& reque
       spec.spin = true;
       break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          field("kind"), " must be one of WORK_KIND_UNSPECIFIED, "
-                         "WORK_KIND_SLEEP, WORK_KIND_SPIN, got ",
-          static_cast<int>(request.kind())));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field("kind"),
+                       " must be one of WORK_KIND_UNSPECIFIED, "
+                       "WORK_KIND_SLEEP, WORK_KIND_SPIN, got ",
+                       static_cast<int>(request.kind())));
   }
   return spec;
 }

@@ -24,9 +24,9 @@ struct WorkLimits {
 // e.g. "work.") and the limit it broke: negative or too many steps, a
 // malformed, negative or too long step_duration, too much work in total, or
 // an unknown kind.
-absl::StatusOr<WorkSpec> ParseWorkRequest(const deadline::v1::WorkRequest& request,
-                                          const WorkLimits& limits,
-                                          absl::string_view field_prefix = "");
+absl::StatusOr<WorkSpec> ParseWorkRequest(
+    const deadline::v1::WorkRequest& request, const WorkLimits& limits,
+    absl::string_view field_prefix = "");
 
 }  // namespace deadline
 

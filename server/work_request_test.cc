@@ -40,8 +40,8 @@ TEST(ParseWorkRequestTest, AcceptsValidRequest) {
 }
 
 TEST(ParseWorkRequestTest, UnspecifiedKindIsSleepLike) {
-  const auto spec = ParseWorkRequest(Request(1, absl::Milliseconds(1)),
-                                     WorkLimits{});
+  const auto spec =
+      ParseWorkRequest(Request(1, absl::Milliseconds(1)), WorkLimits{});
   ASSERT_TRUE(spec.ok());
   EXPECT_FALSE(spec->spin);
 }

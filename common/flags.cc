@@ -1,0 +1,97 @@
+#include "common/flags.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace deadline {
+namespace {
+
+std::string& Usage() {
+  static std::string* const usage = new std::string;
+  return *usage;
+}
+
+std::string UsageText(absl::string_view usage, absl::string_view flags_file) {
+  std::string text = absl::StrCat(usage, "\n\nFlags:\n");
+  std::map<absl::string_view, absl::CommandLineFlag*> sorted;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (absl::EndsWith(flag->Filename(), flags_file) ||
+        absl::EndsWith(flags_file, flag->Filename())) {
+      sorted[name] = flag;
+    }
+  }
+  for (const auto& [name, flag] : sorted) {
+    absl::StrAppend(&text, "  --", name, "  ", flag->Help(), " (default: \"",
+                    flag->DefaultValue(), "\")\n");
+  }
+  return text;
+}
+
+// Applies one argument; returns an error message, or "" on success.
+std::string ApplyFlag(absl::string_view arg) {
+  if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
+    return absl::StrCat("unexpected argument '", arg, "'");
+  }
+  absl::string_view name = arg;
+  absl::string_view value;
+  bool has_value = false;
+  if (const size_t eq = arg.find('='); eq != absl::string_view::npos) {
+    name = arg.substr(0, eq);
+    value = arg.substr(eq + 1);
+    has_value = true;
+  }
+  absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  if (flag == nullptr && !has_value && absl::ConsumePrefix(&name, "no")) {
+    flag = absl::FindCommandLineFlag(name);
+    if (flag != nullptr && flag->IsOfType<bool>())
+      value = "false";
+    else
+      flag = nullptr;
+    has_value = flag != nullptr;
+  }
+  if (flag == nullptr) return absl::StrCat("unknown flag --", arg);
+  if (!has_value) {
+    if (!flag->IsOfType<bool>()) {
+      return absl::StrCat("flag --", name, " needs a value: --", name, "=...");
+    }
+    value = "true";
+  }
+  std::string error;
+  if (!flag->ParseFrom(value, &error)) {
+    return absl::StrCat("bad value for --", name, ": ", error);
+  }
+  return "";
+}
+
+}  // namespace
+
+void ParseFlagsOrExit(int argc, char** argv, absl::string_view usage,
+                      absl::string_view flags_file) {
+  Usage() = UsageText(usage, flags_file);
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h" || arg == "--helpfull") {
+      std::fputs(Usage().c_str(), stdout);
+      std::exit(0);
+    }
+    if (const std::string error = ApplyFlag(arg); !error.empty()) {
+      ExitWithUsageError(error);
+    }
+  }
+}
+
+void ExitWithUsageError(absl::string_view error) {
+  std::fprintf(stderr, "error: %.*s\n\n%s", static_cast<int>(error.size()),
+               error.data(), Usage().c_str());
+  std::exit(2);
+}
+
+}  // namespace deadline

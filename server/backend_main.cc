@@ -1,0 +1,53 @@
+// The backend: slow work that stops as soon as its caller gives up.
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/time/time.h"
+#include "common/flags.h"
+#include "common/signals.h"
+#include "server/backend_service.h"
+#include "server/server_runner.h"
+#include "server/stats_service.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50052",
+          "host:port to serve on; port 0 picks a free port");
+ABSL_FLAG(absl::Duration, check_interval, absl::Microseconds(500),
+          "how often the work loop checks for cancellation (1us to 100ms)");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(1),
+          "on SIGINT/SIGTERM, how long calls in flight may finish before "
+          "they are cancelled");
+
+int main(int argc, char** argv) {
+  deadline::BlockTerminationSignals();
+  deadline::ParseFlagsOrExit(argc, argv,
+                             "backend: serves deadline.v1.Backend and Stats.\n"
+                             "Usage: backend [--listen=HOST:PORT] [flags]",
+                             __FILE__);
+  deadline::BackendOptions options;
+  options.check_interval = absl::GetFlag(FLAGS_check_interval);
+  if (options.check_interval < absl::Microseconds(1) ||
+      options.check_interval > absl::Milliseconds(100)) {
+    deadline::ExitWithUsageError("--check_interval must be 1us to 100ms");
+  }
+  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (grace < absl::ZeroDuration() || grace > absl::Minutes(5)) {
+    deadline::ExitWithUsageError("--shutdown_grace must be 0 to 5m");
+  }
+
+  deadline::BackendService backend(options);
+  deadline::StatsService stats(backend.stats());
+  auto running =
+      deadline::StartServer(absl::GetFlag(FLAGS_listen), {&backend, &stats});
+  if (!running.ok()) {
+    std::fprintf(stderr, "backend: %s\n", running.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("backend listening on %s\n", running->address.c_str());
+  std::fflush(stdout);
+
+  const int signal = deadline::WaitForTerminationSignal();
+  std::fprintf(stderr, "backend: signal %d, shutting down\n", signal);
+  deadline::StopServer(*running->server, grace);
+  return 0;
+}

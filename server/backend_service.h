@@ -1,0 +1,48 @@
+#ifndef DEADLINE_SERVER_BACKEND_SERVICE_H_
+#define DEADLINE_SERVER_BACKEND_SERVICE_H_
+
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "proto/deadline.grpc.pb.h"
+#include "server/call_stats.h"
+#include "server/work_request.h"
+
+namespace deadline {
+
+struct BackendOptions {
+  WorkLimits limits;
+  // How often the work loop asks whether its caller is still waiting; the
+  // loop stops within about this long of a cancellation.
+  absl::Duration check_interval = absl::Microseconds(500);
+};
+
+// deadline.v1.Backend on the synchronous API: each call runs RunWork() on a
+// server thread, polling ServerContext::IsCancelled() and the call's deadline
+// as it goes.
+//
+// Work returns OK with the steps done and the budget at start;
+// DEADLINE_EXCEEDED when the deadline passed (also at arrival: no work is
+// done); CANCELLED when the caller cancelled (or the server shut down);
+// INVALID_ARGUMENT for requests outside `limits`. Every call is counted in
+// stats(). Thread-safe; `clock` must outlive the service.
+class BackendService final : public deadline::v1::Backend::Service {
+ public:
+  explicit BackendService(const BackendOptions& options,
+                          Clock& clock = RealClock())
+      : options_(options), clock_(clock) {}
+
+  grpc::Status Work(grpc::ServerContext* context,
+                    const deadline::v1::WorkRequest* request,
+                    deadline::v1::WorkReply* reply) override;
+
+  const CallStats& stats() const { return stats_; }
+
+ private:
+  const BackendOptions options_;
+  Clock& clock_;
+  CallStats stats_;
+};
+
+}  // namespace deadline
+
+#endif  // DEADLINE_SERVER_BACKEND_SERVICE_H_

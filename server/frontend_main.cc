@@ -1,0 +1,85 @@
+// The frontend: forwards its caller's remaining budget to the backend.
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/flags.h"
+#include "common/signals.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "server/frontend_service.h"
+#include "server/server_runner.h"
+#include "server/stats_service.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "host:port to serve on; port 0 picks a free port");
+ABSL_FLAG(std::string, backend, "127.0.0.1:50052", "the backend's host:port");
+ABSL_FLAG(absl::Duration, reserve, absl::Milliseconds(10),
+          "margin kept back from the caller's budget: the backend call's "
+          "deadline is the caller's minus this");
+ABSL_FLAG(absl::Duration, min_budget, absl::Milliseconds(5),
+          "fail fast with DEADLINE_EXCEEDED when less than reserve + this "
+          "is left");
+ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(5),
+          "budget for calls that arrive without a deadline");
+ABSL_FLAG(absl::Duration, max_deadline, absl::Seconds(60),
+          "longer deadlines are clamped to this");
+ABSL_FLAG(std::string, propagation, "on",
+          "on: the backend call inherits the caller's deadline and "
+          "cancellation; off: THE ANTI-PATTERN, a fresh context that drops "
+          "both");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(1),
+          "on SIGINT/SIGTERM, how long calls in flight may finish before "
+          "they are cancelled");
+
+int main(int argc, char** argv) {
+  deadline::BlockTerminationSignals();
+  deadline::ParseFlagsOrExit(
+      argc, argv,
+      "frontend: serves deadline.v1.Frontend and Stats, calling a backend.\n"
+      "Usage: frontend [--listen=HOST:PORT] [--backend=HOST:PORT] [flags]",
+      __FILE__);
+  deadline::FrontendOptions options;
+  options.budget.reserve = absl::GetFlag(FLAGS_reserve);
+  options.budget.min_budget = absl::GetFlag(FLAGS_min_budget);
+  options.budget.default_deadline = absl::GetFlag(FLAGS_default_deadline);
+  options.budget.max_deadline = absl::GetFlag(FLAGS_max_deadline);
+  if (const absl::Status status = ValidateBudgetOptions(options.budget);
+      !status.ok()) {
+    deadline::ExitWithUsageError(status.message());
+  }
+  const std::string propagation = absl::GetFlag(FLAGS_propagation);
+  if (propagation != "on" && propagation != "off") {
+    deadline::ExitWithUsageError("--propagation must be on or off");
+  }
+  options.propagate = propagation == "on";
+  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (grace < absl::ZeroDuration() || grace > absl::Minutes(5)) {
+    deadline::ExitWithUsageError("--shutdown_grace must be 0 to 5m");
+  }
+
+  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_backend),
+                                     grpc::InsecureChannelCredentials());
+  // Connect now, so the first caller's budget is not spent on it.
+  channel->GetState(/*try_to_connect=*/true);
+  deadline::FrontendService frontend(channel, options);
+  deadline::StatsService stats(frontend.stats());
+  auto running =
+      deadline::StartServer(absl::GetFlag(FLAGS_listen), {&frontend, &stats});
+  if (!running.ok()) {
+    std::fprintf(stderr, "frontend: %s\n", running.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("frontend listening on %s (backend %s, propagation %s)\n",
+              running->address.c_str(), absl::GetFlag(FLAGS_backend).c_str(),
+              propagation.c_str());
+  std::fflush(stdout);
+
+  const int signal = deadline::WaitForTerminationSignal();
+  std::fprintf(stderr, "frontend: signal %d, shutting down\n", signal);
+  frontend.BeginShutdown();
+  deadline::StopServer(*running->server, grace);
+  return 0;
+}

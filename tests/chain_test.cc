@@ -1,0 +1,345 @@
+// The chain client -> frontend -> backend, with real servers in this process.
+// Time bounds are generous on purpose (2-core, noisy machines); the tight
+// figures are measured by the benchmarks.
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "client/fetch_call.h"
+#include "common/time_util.h"
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "tests/test_servers.h"
+
+namespace deadline::testing {
+namespace {
+
+using ::deadline::v1::FetchRequest;
+using ::deadline::v1::WorkReply;
+using ::deadline::v1::WorkRequest;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kNoDeadline = absl::InfiniteDuration();
+
+// Calls Fetch with `timeout` (kNoDeadline for none) and waits for the end.
+FetchOutcome Fetch(TestFrontend& frontend, const WorkRequest& work,
+                   absl::Duration timeout) {
+  FetchRequest request;
+  *request.mutable_work() = work;
+  FetchCall call(frontend.stub(), request, absl::Now() + timeout);
+  return call.Wait();
+}
+
+FrontendOptions WithBudget(absl::Duration reserve, absl::Duration min_budget,
+                           absl::Duration default_deadline,
+                           absl::Duration max_deadline) {
+  FrontendOptions options;
+  options.budget = {reserve, min_budget, default_deadline, max_deadline};
+  return options;
+}
+
+bool Idle(const TestBackend& backend) { return backend.stats().in_flight == 0; }
+
+TEST(ChainTest, OkReportsTheBudgetEachHopSaw) {
+  TestBackend backend;
+  TestFrontend frontend(backend.address());
+  const FetchOutcome outcome =
+      Fetch(frontend, Work(5, absl::Milliseconds(1)), absl::Milliseconds(800));
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+
+  const absl::Duration at_frontend =
+      ToDuration(outcome.reply.budget_at_start());
+  const absl::Duration forwarded = ToDuration(outcome.reply.budget_forwarded());
+  const absl::Duration at_backend =
+      ToDuration(outcome.reply.backend().budget_at_start());
+  EXPECT_LE(at_frontend, absl::Milliseconds(800));
+  EXPECT_GE(at_frontend, absl::Milliseconds(500));
+  // Exactly the reserve is kept back.
+  EXPECT_EQ(forwarded, at_frontend - absl::Milliseconds(10));
+  // The backend sees what was forwarded, less the hop (gRPC rounds deadlines
+  // up to the millisecond).
+  EXPECT_LE(at_backend, forwarded + absl::Milliseconds(1));
+  EXPECT_GE(at_backend, forwarded - absl::Milliseconds(200));
+  EXPECT_EQ(outcome.reply.backend().steps_done(), 5);
+
+  EXPECT_EQ(backend.stats().ok, 1);
+  EXPECT_EQ(backend.stats().steps_done, 5);
+  EXPECT_TRUE(WaitUntil([&] { return frontend.stats().ok == 1; }));
+}
+
+TEST(ChainTest, DeadlineExceededEndToEndStopsTheBackendLoop) {
+  TestBackend backend;
+  TestFrontend frontend(backend.address());
+  // 100 x 10 ms = 1 s of work under a 200 ms deadline.
+  const FetchOutcome outcome = Fetch(
+      frontend, Work(100, absl::Milliseconds(10)), absl::Milliseconds(200));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(outcome.status.error_message(),
+              AllOf(HasSubstr("frontend: "), HasSubstr("at arrival"),
+                    HasSubstr("forwarded")));
+  EXPECT_LT(outcome.elapsed, absl::Milliseconds(700));
+
+  ASSERT_TRUE(WaitUntil([&] { return Idle(backend); }, absl::Seconds(2)));
+  const StatsSnapshot stats = backend.stats();
+  EXPECT_EQ(stats.started, 1);
+  // The backend's deadline and the frontend's timer race: either is fine.
+  EXPECT_EQ(stats.deadline_exceeded + stats.cancelled, 1);
+  EXPECT_LT(stats.steps_done, 40);
+  EXPECT_LT(stats.max_stop_latency, absl::Milliseconds(100));
+  EXPECT_TRUE(
+      WaitUntil([&] { return frontend.stats().deadline_exceeded == 1; }));
+}
+
+TEST(ChainTest, ClientCancellationReachesTheBackend) {
+  TestBackend backend;
+  TestFrontend frontend(backend.address());
+  FetchRequest request;
+  *request.mutable_work() = Work(100, absl::Milliseconds(10));
+  FetchCall call(frontend.stub(), request, absl::InfiniteFuture());
+  ASSERT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 1; }));
+  call.Cancel();
+  EXPECT_EQ(call.Wait().status.error_code(), grpc::StatusCode::CANCELLED);
+
+  ASSERT_TRUE(WaitUntil([&] { return backend.stats().cancelled == 1; },
+                        absl::Seconds(2)));
+  EXPECT_EQ(backend.stats().in_flight, 0);
+  EXPECT_LT(backend.stats().steps_done, 60);
+  EXPECT_LT(backend.stats().max_stop_latency, absl::Milliseconds(100));
+  EXPECT_TRUE(WaitUntil([&] { return frontend.stats().cancelled == 1; }));
+}
+
+TEST(ChainTest, TooLittleBudgetFailsFastWithoutCallingTheBackend) {
+  TestBackend backend;
+  // Fail fast below 100 + 100 ms: a 150 ms deadline is refused at once.
+  TestFrontend frontend(
+      backend.address(),
+      WithBudget(absl::Milliseconds(100), absl::Milliseconds(100),
+                 absl::Seconds(5), absl::Seconds(60)));
+  const FetchOutcome outcome =
+      Fetch(frontend, Work(1, absl::Milliseconds(1)), absl::Milliseconds(150));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(outcome.status.error_message(),
+              AllOf(HasSubstr("frontend: "), HasSubstr("100ms reserve"),
+                    HasSubstr("backend not called")));
+  EXPECT_LT(outcome.elapsed, absl::Milliseconds(140));
+  EXPECT_TRUE(WaitUntil([&] { return frontend.stats().rejected == 1; }));
+  EXPECT_EQ(backend.stats().started, 0);
+}
+
+TEST(ChainTest, CallWithoutDeadlineGetsTheDefaultBudget) {
+  TestBackend backend;
+  TestFrontend frontend(
+      backend.address(),
+      WithBudget(absl::Milliseconds(10), absl::Milliseconds(5),
+                 absl::Milliseconds(700), absl::Seconds(60)));
+  const FetchOutcome outcome =
+      Fetch(frontend, Work(1, absl::Milliseconds(1)), kNoDeadline);
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_FALSE(outcome.reply.has_budget_at_start());
+  EXPECT_EQ(ToDuration(outcome.reply.budget_forwarded()),
+            absl::Milliseconds(690));
+  const absl::Duration at_backend =
+      ToDuration(outcome.reply.backend().budget_at_start());
+  EXPECT_LE(at_backend, absl::Milliseconds(691));
+  EXPECT_GE(at_backend, absl::Milliseconds(490));
+}
+
+TEST(ChainTest, CallWithoutDeadlineStopsAtTheDefaultBudget) {
+  TestBackend backend;
+  TestFrontend frontend(
+      backend.address(),
+      WithBudget(absl::Milliseconds(10), absl::Milliseconds(5),
+                 absl::Milliseconds(200), absl::Seconds(60)));
+  const FetchOutcome outcome =
+      Fetch(frontend, Work(100, absl::Milliseconds(10)), kNoDeadline);
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(outcome.elapsed, absl::Milliseconds(700));
+  EXPECT_TRUE(WaitUntil([&] { return Idle(backend); }, absl::Seconds(2)));
+}
+
+TEST(ChainTest, LongDeadlinesAreClamped) {
+  TestBackend backend;
+  TestFrontend frontend(
+      backend.address(),
+      WithBudget(absl::Milliseconds(10), absl::Milliseconds(5),
+                 absl::Milliseconds(500), absl::Milliseconds(800)));
+  const FetchOutcome outcome =
+      Fetch(frontend, Work(1, absl::Milliseconds(1)), absl::Hours(1));
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_GT(ToDuration(outcome.reply.budget_at_start()), absl::Minutes(59));
+  EXPECT_EQ(ToDuration(outcome.reply.budget_forwarded()),
+            absl::Milliseconds(790));
+  EXPECT_LE(ToDuration(outcome.reply.backend().budget_at_start()),
+            absl::Milliseconds(791));
+}
+
+TEST(ChainTest, WithPropagationOffTheBackendWorksOnAfterTheClientGaveUp) {
+  TestBackend backend;
+  FrontendOptions off;
+  off.propagate = false;
+  TestFrontend frontend(backend.address(), off);
+  // 20 x 25 ms = 500 ms of work; the client gives up after 100 ms.
+  const FetchOutcome outcome = Fetch(frontend, Work(20, absl::Milliseconds(25)),
+                                     absl::Milliseconds(100));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The client has its answer, yet the backend is still busy for it...
+  EXPECT_EQ(backend.stats().in_flight, 1);
+  // ...and finishes every step, all of it wasted.
+  ASSERT_TRUE(
+      WaitUntil([&] { return backend.stats().ok == 1; }, absl::Seconds(5)));
+  EXPECT_EQ(backend.stats().steps_done, 20);
+  EXPECT_EQ(backend.stats().deadline_exceeded + backend.stats().cancelled, 0);
+}
+
+TEST(ChainTest, BackendFailuresKeepTheirCodeAndNameTheHop) {
+  TestBackend backend;
+  // A frontend whose limits are looser than the backend's lets the backend
+  // refuse the request itself.
+  FrontendOptions loose;
+  loose.limits.max_steps = 1'000'000;
+  TestFrontend frontend(backend.address(), loose);
+  const FetchOutcome outcome =
+      Fetch(frontend, Work(200'000, absl::ZeroDuration()), absl::Seconds(5));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(outcome.status.error_message(),
+              AllOf(HasSubstr("frontend: "), HasSubstr("forwarded"),
+                    HasSubstr("backend: steps must be between 0 and 100000")));
+  EXPECT_EQ(backend.stats().invalid, 1);
+}
+
+TEST(ChainTest, BadInputIsRefusedByNameAndTheServersKeepServing) {
+  TestBackend backend;
+  TestFrontend frontend(backend.address());
+
+  WorkRequest too_long = Work(1, absl::Hours(1));
+  FetchOutcome outcome = Fetch(frontend, too_long, absl::Seconds(5));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(outcome.status.error_message(),
+              AllOf(HasSubstr("work.step_duration"), HasSubstr("10s")));
+
+  WorkRequest unknown_kind = Work(1, absl::Milliseconds(1));
+  unknown_kind.set_kind(static_cast<deadline::v1::WorkKind>(7));
+  outcome = Fetch(frontend, unknown_kind, absl::Seconds(5));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(outcome.status.error_message(), HasSubstr("work.kind"));
+
+  EXPECT_TRUE(WaitUntil([&] { return frontend.stats().invalid == 2; }));
+  EXPECT_EQ(backend.stats().started, 0);  // Refused before the backend.
+
+  // Directly at the backend.
+  grpc::ClientContext context;
+  WorkReply reply;
+  const grpc::Status status =
+      backend.stub().Work(&context, Work(-4, absl::Milliseconds(1)), &reply);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              AllOf(HasSubstr("backend: steps"), HasSubstr("100000")));
+  EXPECT_EQ(backend.stats().invalid, 1);
+
+  // Bytes that are not a WorkRequest at all.
+  grpc::GenericStub generic(backend.channel());
+  grpc::ClientContext raw_context;
+  raw_context.set_deadline(ToGrpcDeadline(absl::Now() + absl::Seconds(5)));
+  const std::string garbage = "\xff\xff\xff\xff\x0f not a protobuf";
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  absl::Notification done;
+  grpc::Status raw_status;
+  generic.UnaryCall(&raw_context, "/deadline.v1.Backend/Work",
+                    grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      raw_status = std::move(s);
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  EXPECT_FALSE(raw_status.ok());
+
+  // Both servers still serve.
+  outcome = Fetch(frontend, Work(2, absl::Milliseconds(1)), absl::Seconds(5));
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_EQ(outcome.reply.backend().steps_done(), 2);
+}
+
+TEST(ChainTest, UnreachableBackendIsUnavailableAtOnce) {
+  std::string address;
+  {
+    TestBackend gone;  // Reserve a port, then free it.
+    address = gone.address();
+  }
+  TestFrontend frontend(address);
+  const FetchOutcome outcome =
+      Fetch(frontend, Work(1, absl::Milliseconds(1)), absl::Seconds(10));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(outcome.status.error_message(), HasSubstr("frontend: "));
+  EXPECT_LT(outcome.elapsed, absl::Seconds(3));
+  EXPECT_TRUE(WaitUntil([&] { return frontend.stats().failed == 1; }));
+}
+
+TEST(ChainTest, BackendShutdownCancelsWorkInFlightAndReturnsPromptly) {
+  TestBackend backend;
+  grpc::ClientContext context;  // No deadline: only shutdown can stop it.
+  WorkReply reply;
+  absl::Notification done;
+  grpc::Status status;
+  const WorkRequest work = Work(100, absl::Milliseconds(100));  // 10 s
+  backend.stub().async()->Work(&context, &work, &reply, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  ASSERT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 1; }));
+
+  const absl::Time start = absl::Now();
+  backend.Stop(absl::Milliseconds(100));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  done.WaitForNotification();
+  EXPECT_FALSE(status.ok());
+  const StatsSnapshot stats = backend.stats();
+  EXPECT_EQ(stats.cancelled, 1);
+  EXPECT_EQ(stats.in_flight, 0);
+  EXPECT_LT(stats.steps_done, 30);
+}
+
+TEST(ChainTest, FrontendShutdownDoesNotWaitForUnpropagatedWork) {
+  TestBackend backend;
+  FrontendOptions off;
+  off.propagate = false;
+  auto frontend = std::make_unique<TestFrontend>(backend.address(), off);
+  FetchRequest request;
+  *request.mutable_work() = Work(100, absl::Milliseconds(100));  // 10 s
+  FetchCall call(frontend->stub(), request, absl::InfiniteFuture());
+  ASSERT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 1; }));
+
+  const absl::Time start = absl::Now();
+  frontend->Stop(absl::Milliseconds(100));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_FALSE(call.Wait().status.ok());
+  EXPECT_TRUE(WaitUntil([&] { return backend.stats().cancelled == 1; }));
+}
+
+TEST(ChainTest, StatsServiceReportsTheCounters) {
+  TestBackend backend;
+  TestFrontend frontend(backend.address());
+  ASSERT_TRUE(Fetch(frontend, Work(3, absl::ZeroDuration()), absl::Seconds(5))
+                  .status.ok());
+  ASSERT_TRUE(WaitUntil([&] { return frontend.stats().ok == 1; }));
+
+  for (const auto& channel : {backend.channel(), frontend.channel()}) {
+    auto stats = deadline::v1::Stats::NewStub(channel);
+    grpc::ClientContext context;
+    deadline::v1::StatsReply reply;
+    ASSERT_TRUE(stats->GetStats(&context, {}, &reply).ok());
+    EXPECT_EQ(reply.calls_started(), 1);
+    EXPECT_EQ(reply.calls_ok(), 1);
+    EXPECT_EQ(reply.calls_in_flight(), 0);
+    EXPECT_EQ(reply.steps_done(), 3);
+  }
+}
+
+}  // namespace
+}  // namespace deadline::testing
