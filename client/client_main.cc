@@ -26,6 +26,9 @@ ABSL_FLAG(absl::Duration, cancel_after, absl::InfiniteDuration(),
 ABSL_FLAG(int, steps, 10, "backend work steps");
 ABSL_FLAG(absl::Duration, step, absl::Milliseconds(10), "length of one step");
 ABSL_FLAG(std::string, kind, "sleep", "sleep (idle waiting) or spin (CPU)");
+ABSL_FLAG(bool, stats, false,
+          "instead of calling Fetch, print the Stats counters of the server "
+          "at --target (frontend or backend)");
 
 namespace {
 
@@ -64,6 +67,22 @@ deadline::v1::FetchRequest RequestFromFlags() {
   return request;
 }
 
+int PrintStats(const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = deadline::v1::Stats::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(
+      deadline::ToGrpcDeadline(absl::Now() + absl::Seconds(5)));
+  deadline::v1::StatsReply reply;
+  const grpc::Status status = stub->GetStats(&context, {}, &reply);
+  if (!status.ok()) {
+    std::fprintf(stderr, "client: GetStats: %s\n",
+                 status.error_message().c_str());
+    return deadline::ExitCodeFor(status.error_code());
+  }
+  std::fputs(deadline::FormatStats(reply).c_str(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,16 +93,20 @@ int main(int argc, char** argv) {
       "Usage: client [--target=HOST:PORT] [--deadline=300ms | "
       "--deadline_at=TIME] [--cancel_after=D] [--steps=N --step=D "
       "--kind=sleep|spin]\n"
+      "       client --stats [--target=HOST:PORT]\n"
       "Exit status: 0 OK, 2 usage error, 10 + the gRPC code otherwise "
       "(11 CANCELLED, 14 DEADLINE_EXCEEDED, 24 UNAVAILABLE).",
       __FILE__);
+  const std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
+      absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
+  if (absl::GetFlag(FLAGS_stats)) return PrintStats(channel);
+
   const absl::Time now = absl::Now();
   const absl::Time deadline = DeadlineFromFlags(now);
   const deadline::v1::FetchRequest request = RequestFromFlags();
   const absl::Duration cancel_after = absl::GetFlag(FLAGS_cancel_after);
 
-  auto stub = deadline::v1::Frontend::NewStub(grpc::CreateChannel(
-      absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
+  auto stub = deadline::v1::Frontend::NewStub(channel);
   auto call = std::make_shared<deadline::FetchCall>(*stub, request, deadline);
 
   // Ctrl+C cancels the call instead of killing the process, so the

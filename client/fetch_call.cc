@@ -50,6 +50,18 @@ std::string FormatOutcome(const FetchOutcome& outcome,
   return absl::StrCat(text, "\n");
 }
 
+std::string FormatStats(const deadline::v1::StatsReply& s) {
+  absl::StatusOr<absl::Duration> stop =
+      FromProtoDuration(s.max_stop_latency(), "max_stop_latency");
+  return absl::StrCat(
+      "started ", s.calls_started(), ", ok ", s.calls_ok(),
+      ", deadline_exceeded ", s.calls_deadline_exceeded(), ", cancelled ",
+      s.calls_cancelled(), ", rejected ", s.calls_rejected(), ", invalid ",
+      s.calls_invalid(), ", failed ", s.calls_failed(), ", in_flight ",
+      s.calls_in_flight(), ", steps_done ", s.steps_done(),
+      ", max_stop_latency ", stop.ok() ? FormatBudget(*stop) : "?", "\n");
+}
+
 int ExitCodeFor(grpc::StatusCode code) {
   return code == grpc::StatusCode::OK ? 0 : 10 + static_cast<int>(code);
 }

@@ -63,6 +63,9 @@ class FetchCall {
 std::string FormatOutcome(const FetchOutcome& outcome,
                           absl::Duration client_budget);
 
+// One line of counters, e.g. "started 3, ok 1, deadline_exceeded 2, ...".
+std::string FormatStats(const deadline::v1::StatsReply& stats);
+
 // The client's exit status for a call that ended with `code`: 0 for OK,
 // otherwise 10 + the gRPC code (e.g. 14 for DEADLINE_EXCEEDED, 11 for
 // CANCELLED, 24 for UNAVAILABLE). 2 is kept for usage errors.

@@ -61,9 +61,10 @@ TEST(ChainTest, OkReportsTheBudgetEachHopSaw) {
   EXPECT_GE(at_frontend, absl::Milliseconds(500));
   // Exactly the reserve is kept back.
   EXPECT_EQ(forwarded, at_frontend - absl::Milliseconds(10));
-  // The backend sees what was forwarded, less the hop (gRPC rounds deadlines
-  // up to the millisecond).
-  EXPECT_LE(at_backend, forwarded + absl::Milliseconds(1));
+  // The backend sees what was forwarded, less the hop. gRPC rounds the
+  // deadline up to whole milliseconds on each side of the wire, so it can
+  // also see a little more.
+  EXPECT_LE(at_backend, forwarded + absl::Milliseconds(3));
   EXPECT_GE(at_backend, forwarded - absl::Milliseconds(200));
   EXPECT_EQ(outcome.reply.backend().steps_done(), 5);
 
@@ -145,7 +146,7 @@ TEST(ChainTest, CallWithoutDeadlineGetsTheDefaultBudget) {
             absl::Milliseconds(690));
   const absl::Duration at_backend =
       ToDuration(outcome.reply.backend().budget_at_start());
-  EXPECT_LE(at_backend, absl::Milliseconds(691));
+  EXPECT_LE(at_backend, absl::Milliseconds(693));
   EXPECT_GE(at_backend, absl::Milliseconds(490));
 }
 
@@ -175,7 +176,7 @@ TEST(ChainTest, LongDeadlinesAreClamped) {
   EXPECT_EQ(ToDuration(outcome.reply.budget_forwarded()),
             absl::Milliseconds(790));
   EXPECT_LE(ToDuration(outcome.reply.backend().budget_at_start()),
-            absl::Milliseconds(791));
+            absl::Milliseconds(793));
 }
 
 TEST(ChainTest, WithPropagationOffTheBackendWorksOnAfterTheClientGaveUp) {

@@ -1,0 +1,202 @@
+// Drives the real binaries (backend, frontend, client) as separate processes
+// on ports chosen at run time, as a user would.
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "proto/deadline.grpc.pb.h"
+#include "tests/subprocess.h"
+#include "tests/test_servers.h"
+
+namespace deadline::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kStartTimeout = absl::Seconds(20);
+constexpr absl::Duration kRunTimeout = absl::Seconds(20);
+
+// "... listening on 127.0.0.1:PORT ..." -> "127.0.0.1:PORT".
+std::string AddressIn(const std::string& line) {
+  const size_t at = line.find("on ") + 3;
+  return line.substr(at, line.find_first_of(" \n", at) - at);
+}
+
+std::unique_ptr<Subprocess> StartServer(const std::string& binary,
+                                        std::vector<std::string> flags,
+                                        std::string* address) {
+  flags.insert(flags.begin(), {RunfilePath(binary), "--listen=127.0.0.1:0"});
+  auto server = Subprocess::Start(flags);
+  if (server == nullptr) return nullptr;
+  const auto line = server->WaitForLine("listening on", kStartTimeout);
+  if (!line.has_value()) return nullptr;
+  *address = AddressIn(*line);
+  return server;
+}
+
+class BinariesTest : public ::testing::Test {
+ protected:
+  void StartChain(std::vector<std::string> frontend_flags = {}) {
+    backend_ = StartServer("server/backend", {}, &backend_address_);
+    ASSERT_NE(backend_, nullptr) << "backend did not start";
+    frontend_flags.push_back(absl::StrCat("--backend=", backend_address_));
+    frontend_ =
+        StartServer("server/frontend", frontend_flags, &frontend_address_);
+    ASSERT_NE(frontend_, nullptr) << "frontend did not start";
+  }
+
+  std::unique_ptr<Subprocess> StartClient(std::vector<std::string> flags) {
+    flags.insert(flags.begin(), {RunfilePath("client/client"),
+                                 absl::StrCat("--target=", frontend_address_)});
+    return Subprocess::Start(flags);
+  }
+
+  // Runs the client to completion; returns its exit status (-1: hung).
+  int RunClient(std::vector<std::string> flags, std::string* output) {
+    auto client = StartClient(std::move(flags));
+    if (client == nullptr) return -1;
+    const absl::optional<int> status = client->Wait(kRunTimeout);
+    *output = client->output();
+    return status.value_or(-1);
+  }
+
+  deadline::v1::StatsReply BackendStats() {
+    auto stub = deadline::v1::Stats::NewStub(grpc::CreateChannel(
+        backend_address_, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
+    deadline::v1::StatsReply reply;
+    EXPECT_TRUE(stub->GetStats(&context, {}, &reply).ok());
+    return reply;
+  }
+
+  std::unique_ptr<Subprocess> backend_;
+  std::unique_ptr<Subprocess> frontend_;
+  std::string backend_address_;
+  std::string frontend_address_;
+};
+
+TEST_F(BinariesTest, GenerousDeadlineExitsZeroAndShowsEachHopsBudget) {
+  StartChain();
+  std::string output;
+  EXPECT_EQ(RunClient({"--deadline=2s", "--steps=3", "--step=1ms"}, &output), 0)
+      << output;
+  EXPECT_THAT(output, HasSubstr("status:  OK"));
+  EXPECT_THAT(output, HasSubstr("-> frontend "));
+  EXPECT_THAT(output, HasSubstr("-> backend "));
+  EXPECT_THAT(output, HasSubstr("3 steps done"));
+}
+
+TEST_F(BinariesTest, TightDeadlineExitsWithDeadlineExceeded) {
+  StartChain();
+  std::string output;
+  EXPECT_EQ(
+      RunClient({"--deadline=150ms", "--steps=100", "--step=10ms"}, &output),
+      14)
+      << output;
+  EXPECT_THAT(output, HasSubstr("DEADLINE_EXCEEDED"));
+  EXPECT_THAT(output, HasSubstr("frontend: "));
+}
+
+TEST_F(BinariesTest, AbsoluteDeadlineWorksLikeARelativeOne) {
+  StartChain();
+  const std::string at = absl::FormatTime(absl::RFC3339_full,
+                                          absl::Now() + absl::Milliseconds(300),
+                                          absl::UTCTimeZone());
+  std::string output;
+  EXPECT_EQ(RunClient({absl::StrCat("--deadline_at=", at), "--steps=100",
+                       "--step=10ms"},
+                      &output),
+            14)
+      << output;
+}
+
+TEST_F(BinariesTest, CancelAfterExitsWithCancelledAndStopsTheBackend) {
+  StartChain();
+  std::string output;
+  EXPECT_EQ(RunClient({"--cancel_after=100ms", "--steps=100", "--step=20ms"},
+                      &output),
+            11)
+      << output;
+  EXPECT_THAT(output, HasSubstr("CANCELLED"));
+  EXPECT_TRUE(WaitUntil([&] { return BackendStats().calls_cancelled() == 1; }));
+}
+
+TEST_F(BinariesTest, CtrlCCancelsTheCallInsteadOfKillingTheClient) {
+  StartChain();
+  auto client = StartClient({"--steps=100", "--step=20ms"});
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return BackendStats().calls_in_flight() == 1; }));
+  client->Signal(SIGINT);
+  EXPECT_EQ(client->Wait(kRunTimeout), 11) << client->output();
+  EXPECT_THAT(client->output(), HasSubstr("interrupted"));
+  EXPECT_THAT(client->output(), HasSubstr("CANCELLED"));
+  EXPECT_TRUE(WaitUntil([&] { return BackendStats().calls_cancelled() == 1; }));
+  EXPECT_LT(BackendStats().steps_done(), 100);
+}
+
+TEST_F(BinariesTest, PropagationOffLetsTheBackendWorkOn) {
+  StartChain({"--propagation=off"});
+  std::string output;
+  EXPECT_EQ(
+      RunClient({"--deadline=100ms", "--steps=10", "--step=40ms"}, &output), 14)
+      << output;
+  EXPECT_EQ(BackendStats().calls_in_flight(), 1);
+  EXPECT_TRUE(WaitUntil([&] { return BackendStats().calls_ok() == 1; }));
+  EXPECT_EQ(BackendStats().steps_done(), 10);
+}
+
+TEST_F(BinariesTest, UnreachableFrontendExitsWithUnavailable) {
+  frontend_address_ = "127.0.0.1:1";
+  std::string output;
+  EXPECT_EQ(RunClient({"--deadline=5s"}, &output), 24) << output;
+}
+
+TEST_F(BinariesTest, BadFlagsPrintUsageAndExitTwo) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"server/backend", "--no_such_flag"},
+      {"server/backend", "--check_interval=0s"},
+      {"server/frontend", "--reserve=-1ms"},
+      {"server/frontend", "--propagation=maybe"},
+      {"server/frontend", "--min_budget=soon"},
+      {"client/client", "--deadline=abc"},
+      {"client/client", "--kind=nap"},
+      {"client/client", "--deadline=1s", "--deadline_at=2030-01-01T00:00:00Z"},
+      {"client/client", "positional"},
+  };
+  for (std::vector<std::string> argv : bad) {
+    argv[0] = RunfilePath(argv[0]);
+    auto process = Subprocess::Start(argv);
+    ASSERT_NE(process, nullptr);
+    EXPECT_EQ(process->Wait(kRunTimeout), 2) << argv[1];
+    EXPECT_THAT(process->output(), HasSubstr("error: ")) << argv[1];
+    EXPECT_THAT(process->output(), HasSubstr("Usage: ")) << argv[1];
+  }
+}
+
+TEST_F(BinariesTest, SigtermStopsBothServersPromptlyWithCallsInFlight) {
+  StartChain({"--shutdown_grace=100ms"});
+  auto client = StartClient({"--steps=100", "--step=100ms"});  // 10 s
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return BackendStats().calls_in_flight() == 1; }));
+
+  frontend_->Signal(SIGTERM);
+  backend_->Signal(SIGTERM);
+  EXPECT_EQ(frontend_->Wait(absl::Seconds(5)), 0) << frontend_->output();
+  EXPECT_EQ(backend_->Wait(absl::Seconds(5)), 0) << backend_->output();
+  const absl::optional<int> client_status = client->Wait(kRunTimeout);
+  ASSERT_TRUE(client_status.has_value());
+  EXPECT_NE(*client_status, 0) << client->output();
+}
+
+}  // namespace
+}  // namespace deadline::testing
