@@ -7,8 +7,6 @@
 #include "absl/time/time.h"
 #include "common/flags.h"
 #include "common/signals.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "server/frontend_service.h"
 #include "server/server_runner.h"
 #include "server/stats_service.h"
@@ -60,8 +58,7 @@ int main(int argc, char** argv) {
     deadline::ExitWithUsageError("--shutdown_grace must be 0 to 5m");
   }
 
-  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_backend),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = deadline::CreateBackendChannel(absl::GetFlag(FLAGS_backend));
   // Connect now, so the first caller's budget is not spent on it.
   channel->GetState(/*try_to_connect=*/true);
   deadline::FrontendService frontend(channel, options);

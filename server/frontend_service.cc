@@ -9,6 +9,9 @@
 #include "absl/types/optional.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace deadline {
 
@@ -135,6 +138,14 @@ class FrontendService::FetchReactor final : public grpc::ServerUnaryReactor {
   absl::Mutex mu_;
   absl::optional<absl::Time> caller_gone_at_ ABSL_GUARDED_BY(mu_);
 };
+
+std::shared_ptr<grpc::Channel> CreateBackendChannel(const std::string& target) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                   args);
+}
 
 FrontendService::FrontendService(
     std::shared_ptr<grpc::ChannelInterface> backend,

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <set>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -15,6 +16,12 @@
 #include "server/work_request.h"
 
 namespace deadline {
+
+// A channel to a backend at `target` ("host:port"), made for a middle tier:
+// while the backend is down, calls fail at once with UNAVAILABLE (they do not
+// wait for it: fail fast is the default), and reconnection attempts are at
+// most 2 s apart, so service resumes soon after the backend is back.
+std::shared_ptr<grpc::Channel> CreateBackendChannel(const std::string& target);
 
 struct FrontendOptions {
   BudgetOptions budget;

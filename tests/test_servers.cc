@@ -43,7 +43,7 @@ void TestBackend::Stop(absl::Duration grace) {
 
 TestFrontend::TestFrontend(const std::string& backend_address,
                            const FrontendOptions& options)
-    : service_(ChannelTo(backend_address), options),
+    : service_(CreateBackendChannel(backend_address), options),
       stats_service_(service_.stats()),
       running_(MustStart({&service_, &stats_service_})),
       channel_(ChannelTo(running_.address)),
