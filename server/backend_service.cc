@@ -9,33 +9,74 @@
 
 namespace deadline {
 
+using deadline::v1::WorkProgress;
+using deadline::v1::WorkReply;
+using deadline::v1::WorkRequest;
+
 grpc::Status BackendService::Work(grpc::ServerContext* context,
-                                  const deadline::v1::WorkRequest* request,
-                                  deadline::v1::WorkReply* reply) {
+                                  const WorkRequest* request,
+                                  WorkReply* reply) {
+  return Run(*context, *request, reply,
+             [](int, absl::Duration, absl::Duration) { return true; });
+}
+
+grpc::Status BackendService::WorkStream(
+    grpc::ServerContext* context, const WorkRequest* request,
+    grpc::ServerWriter<WorkProgress>* writer) {
+  return Run(*context, *request, nullptr,
+             [writer](int steps_done, absl::Duration elapsed,
+                      absl::Duration time_left) {
+               WorkProgress progress;
+               progress.set_step(steps_done);
+               ToProtoDuration(elapsed, progress.mutable_elapsed());
+               if (time_left != absl::InfiniteDuration()) {
+                 ToProtoDuration(time_left, progress.mutable_time_left());
+               }
+               // Blocks until the transport takes the message (flow
+               // control); false once the call is cancelled or expired.
+               return writer->Write(progress);
+             });
+}
+
+grpc::Status BackendService::Run(grpc::ServerContext& context,
+                                 const WorkRequest& request, WorkReply* reply,
+                                 Progress on_step) {
   CallStats::Call call(stats_);
   const absl::StatusOr<WorkSpec> spec =
-      ParseWorkRequest(*request, options_.limits);
+      ParseWorkRequest(request, options_.limits);
   if (!spec.ok()) {
     call.End(Outcome::kInvalid);
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("backend: ", spec.status().message())));
   }
 
-  const absl::Time deadline = FromGrpcDeadline(context->deadline());
-  const absl::Duration budget = deadline - clock_.Now();
-  if (deadline != absl::InfiniteFuture()) {
-    ToProtoDuration(budget, reply->mutable_budget_at_start());
+  const absl::Time deadline = FromGrpcDeadline(context.deadline());
+  const absl::Time start = clock_.Now();
+  const absl::Duration budget = deadline - start;
+  const WorkResult result = RunWork(
+      *spec, deadline, [&context] { return context.IsCancelled(); }, clock_,
+      options_.check_interval,
+      [&](int steps_done) {
+        const absl::Time now = clock_.Now();
+        return on_step(steps_done, now - start, deadline - now);
+      });
+  if (reply != nullptr) {
+    reply->set_steps_done(result.steps_done);
+    if (deadline != absl::InfiniteFuture()) {
+      ToProtoDuration(budget, reply->mutable_budget_at_start());
+    }
   }
 
-  const WorkResult result = RunWork(
-      *spec, deadline, [context] { return context->IsCancelled(); }, clock_,
-      options_.check_interval);
-  reply->set_steps_done(result.steps_done);
-
+  // A failed stream write means the call is over: cancelled, or expired.
+  StopReason reason = result.reason;
+  if (reason == StopReason::kAborted) {
+    reason = result.finished >= deadline ? StopReason::kDeadline
+                                         : StopReason::kCancelled;
+  }
   const std::string progress = absl::StrCat(
       "backend: ", FormatBudget(budget), " at arrival, stopped after ",
       result.steps_done, "/", spec->steps, " steps");
-  switch (result.reason) {
+  switch (reason) {
     case StopReason::kCompleted:
       call.End(Outcome::kOk, result.steps_done);
       return grpc::Status::OK;
@@ -45,11 +86,12 @@ grpc::Status BackendService::Work(grpc::ServerContext* context,
       return ToGrpcStatus(absl::DeadlineExceededError(
           absl::StrCat(progress, " at its deadline")));
     case StopReason::kCancelled:
-      call.End(Outcome::kCancelled, result.steps_done, result.stop_latency);
-      return ToGrpcStatus(absl::CancelledError(
-          absl::StrCat(progress, ": the caller cancelled")));
+    case StopReason::kAborted:
+      break;
   }
-  return grpc::Status(grpc::StatusCode::INTERNAL, "backend: unknown stop");
+  call.End(Outcome::kCancelled, result.steps_done, result.stop_latency);
+  return ToGrpcStatus(
+      absl::CancelledError(absl::StrCat(progress, ": the caller cancelled")));
 }
 
 }  // namespace deadline

@@ -1,6 +1,7 @@
 #ifndef DEADLINE_SERVER_BACKEND_SERVICE_H_
 #define DEADLINE_SERVER_BACKEND_SERVICE_H_
 
+#include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "proto/deadline.grpc.pb.h"
@@ -23,8 +24,11 @@ struct BackendOptions {
 // Work returns OK with the steps done and the budget at start;
 // DEADLINE_EXCEEDED when the deadline passed (also at arrival: no work is
 // done); CANCELLED when the caller cancelled (or the server shut down);
-// INVALID_ARGUMENT for requests outside `limits`. Every call is counted in
-// stats(). Thread-safe; `clock` must outlive the service.
+// INVALID_ARGUMENT for requests outside `limits`. WorkStream ends the same
+// ways, writing one WorkProgress per finished step; each write waits until
+// the transport has taken the previous one, so a slow reader holds the work
+// back instead of growing a buffer. Every call is counted in stats().
+// Thread-safe; `clock` must outlive the service.
 class BackendService final : public deadline::v1::Backend::Service {
  public:
   explicit BackendService(const BackendOptions& options,
@@ -35,9 +39,24 @@ class BackendService final : public deadline::v1::Backend::Service {
                     const deadline::v1::WorkRequest* request,
                     deadline::v1::WorkReply* reply) override;
 
+  grpc::Status WorkStream(
+      grpc::ServerContext* context, const deadline::v1::WorkRequest* request,
+      grpc::ServerWriter<deadline::v1::WorkProgress>* writer) override;
+
   const CallStats& stats() const { return stats_; }
 
  private:
+  // After each step: the steps done, the time since the start and the time
+  // left (InfiniteDuration() without a deadline). False stops the work.
+  using Progress = absl::FunctionRef<bool(
+      int steps_done, absl::Duration elapsed, absl::Duration time_left)>;
+
+  // One call of either method: validates, runs the loop, counts the outcome
+  // and says how it ended. Fills `reply` when given.
+  grpc::Status Run(grpc::ServerContext& context,
+                   const deadline::v1::WorkRequest& request,
+                   deadline::v1::WorkReply* reply, Progress on_step);
+
   const BackendOptions options_;
   Clock& clock_;
   CallStats stats_;

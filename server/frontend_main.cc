@@ -1,9 +1,11 @@
 // The frontend: forwards its caller's remaining budget to the backend.
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
 #include "common/signals.h"
@@ -13,7 +15,9 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve on; port 0 picks a free port");
-ABSL_FLAG(std::string, backend, "127.0.0.1:50052", "the backend's host:port");
+ABSL_FLAG(std::vector<std::string>, backend, {"127.0.0.1:50052"},
+          "the backends' host:port, comma-separated; calls and panels are "
+          "spread over them");
 ABSL_FLAG(absl::Duration, reserve, absl::Milliseconds(10),
           "margin kept back from the caller's budget: the backend call's "
           "deadline is the caller's minus this");
@@ -58,10 +62,9 @@ int main(int argc, char** argv) {
     deadline::ExitWithUsageError("--shutdown_grace must be 0 to 5m");
   }
 
-  auto channel = deadline::CreateBackendChannel(absl::GetFlag(FLAGS_backend));
-  // Connect now, so the first caller's budget is not spent on it.
-  channel->GetState(/*try_to_connect=*/true);
-  deadline::FrontendService frontend(channel, options);
+  const std::vector<std::string> backends = absl::GetFlag(FLAGS_backend);
+  if (backends.empty()) deadline::ExitWithUsageError("--backend is empty");
+  deadline::FrontendService frontend(backends, options);
   deadline::StatsService stats(frontend.stats());
   auto running =
       deadline::StartServer(absl::GetFlag(FLAGS_listen), {&frontend, &stats});
@@ -69,8 +72,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "frontend: %s\n", running.status().ToString().c_str());
     return 1;
   }
-  std::printf("frontend listening on %s (backend %s, propagation %s)\n",
-              running->address.c_str(), absl::GetFlag(FLAGS_backend).c_str(),
+  std::printf("frontend listening on %s (backends %s, propagation %s)\n",
+              running->address.c_str(), absl::StrJoin(backends, ",").c_str(),
               propagation.c_str());
   std::fflush(stdout);
 

@@ -1,9 +1,12 @@
 #ifndef DEADLINE_SERVER_FRONTEND_SERVICE_H_
 #define DEADLINE_SERVER_FRONTEND_SERVICE_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -26,9 +29,11 @@ std::shared_ptr<grpc::Channel> CreateBackendChannel(const std::string& target);
 struct FrontendOptions {
   BudgetOptions budget;
   WorkLimits limits;
-  // true: the backend call is a child of the incoming call
-  // (ClientContext::FromCallbackServerContext), so it inherits the deadline
-  // (shortened by the reserve) and the cancellation.
+  // The most panels one FetchAll may ask for.
+  int max_panels = 16;
+  // true: backend calls are children of the incoming call
+  // (ClientContext::FromCallbackServerContext), so they inherit its deadline
+  // (shortened by the reserve) and its cancellation.
   // false: THE ANTI-PATTERN, kept to show what it costs: a fresh
   // ClientContext with no deadline and no link to the caller, the C++ twin of
   // context.Background() in a Go handler. The backend works on after the
@@ -37,25 +42,36 @@ struct FrontendOptions {
 };
 
 // deadline.v1.Frontend on the callback API: no thread is held while a call
-// waits for the backend. Fetch plans the budget with BudgetPolicy, then calls
-// Backend.Work through the async stub with the caller's deadline minus the
-// reserve, and answers when the backend does.
+// waits for its backends, and no reaction blocks.
 //
-// Fetch returns DEADLINE_EXCEEDED at once, without calling the backend, when
-// too little budget is left (counted as rejected); INVALID_ARGUMENT for work
-// outside `limits` (the backend is not called either); otherwise the
-// backend's status, with its code unchanged and a message naming this hop and
-// its budget. An unreachable backend gives UNAVAILABLE at once.
+// Fetch plans the budget with BudgetPolicy, then calls Backend.Work (on the
+// backends in turn) through the async stub with the caller's deadline minus
+// the reserve, and answers when the backend does. FetchAll does the same for
+// every panel at once, panel i on backend i % backends.size(), under one
+// budget; see deadline.v1.FanOutMode.
 //
-// Thread-safe. `clock` must outlive the service; the channel is shared.
+// Both return DEADLINE_EXCEEDED at once, without calling a backend, when too
+// little budget is left (counted as rejected); INVALID_ARGUMENT, without
+// calling a backend either, for work outside `limits` or too many panels;
+// otherwise the backend's status with its code unchanged and a message that
+// names this hop and its budget. An unreachable backend gives UNAVAILABLE at
+// once.
+//
+// Thread-safe. `clock` must outlive the service.
 class FrontendService final : public deadline::v1::Frontend::CallbackService {
  public:
-  FrontendService(std::shared_ptr<grpc::ChannelInterface> backend,
+  // `backends`: one or more "host:port".
+  FrontendService(const std::vector<std::string>& backends,
                   const FrontendOptions& options, Clock& clock = RealClock());
 
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
                                   const deadline::v1::FetchRequest* request,
                                   deadline::v1::FetchReply* reply) override;
+
+  grpc::ServerUnaryReactor* FetchAll(
+      grpc::CallbackServerContext* context,
+      const deadline::v1::FetchAllRequest* request,
+      deadline::v1::FetchAllReply* reply) override;
 
   // Call before grpc::Server::Shutdown(). Backend calls made with
   // propagate == false are not tied to their caller, so nothing would ever
@@ -67,15 +83,28 @@ class FrontendService final : public deadline::v1::Frontend::CallbackService {
 
  private:
   class FetchReactor;
+  class FetchAllReactor;
 
-  // Tracking of unpropagated backend calls, for BeginShutdown().
-  void Track(grpc::ClientContext* context);
-  void Untrack(grpc::ClientContext* context);
+  struct Backend {
+    std::string target;
+    std::unique_ptr<deadline::v1::Backend::Stub> stub;
+  };
 
-  const std::unique_ptr<deadline::v1::Backend::Stub> backend_;
+  // The context for one backend call made on behalf of `caller`: a child of
+  // it with the planned deadline, or (propagate == false) a fresh one.
+  // Release it with ReleaseBackendContext() once its call has completed.
+  std::unique_ptr<grpc::ClientContext> NewBackendContext(
+      grpc::CallbackServerContext& caller, const Budget& budget);
+  void ReleaseBackendContext(grpc::ClientContext& context);
+
+  // "frontend: 300ms at arrival, forwarded 290ms", for status messages.
+  std::string HopSummary(const Budget& budget) const;
+
   const FrontendOptions options_;
   Clock& clock_;
   const BudgetPolicy policy_;
+  std::vector<Backend> backends_;
+  std::atomic<uint64_t> next_backend_{0};
   CallStats stats_;
 
   absl::Mutex mu_;

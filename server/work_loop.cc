@@ -7,6 +7,13 @@ namespace deadline {
 WorkResult RunWork(const WorkSpec& spec, absl::Time deadline,
                    absl::FunctionRef<bool()> cancelled, Clock& clock,
                    absl::Duration check_interval) {
+  return RunWork(spec, deadline, cancelled, clock, check_interval,
+                 [](int) { return true; });
+}
+
+WorkResult RunWork(const WorkSpec& spec, absl::Time deadline,
+                   absl::FunctionRef<bool()> cancelled, Clock& clock,
+                   absl::Duration check_interval, StepCallback on_step) {
   WorkResult result;
   const absl::Time start = clock.Now();
   const auto step_end = [&](int step) {
@@ -34,6 +41,12 @@ WorkResult RunWork(const WorkSpec& spec, absl::Time deadline,
     while (result.steps_done < spec.steps &&
            now >= step_end(result.steps_done)) {
       ++result.steps_done;
+      if (!on_step(result.steps_done)) {
+        result.finished = clock.Now();
+        result.reason = StopReason::kAborted;
+        result.stop_latency = result.finished - last_alive;
+        return result;
+      }
     }
     if (result.steps_done == spec.steps) return result;
 

@@ -18,6 +18,7 @@ enum class StopReason {
   kCompleted,  // Every step was done.
   kDeadline,   // The deadline passed first.
   kCancelled,  // The caller cancelled first.
+  kAborted,    // The step callback asked to stop (e.g. its stream broke).
 };
 
 struct WorkResult {
@@ -45,6 +46,16 @@ struct WorkResult {
 WorkResult RunWork(const WorkSpec& spec, absl::Time deadline,
                    absl::FunctionRef<bool()> cancelled, Clock& clock,
                    absl::Duration check_interval);
+
+// Called after each finished step with the number of steps done so far;
+// returning false stops the loop with StopReason::kAborted.
+using StepCallback = absl::FunctionRef<bool(int steps_done)>;
+
+// As above, calling `on_step` after each finished step (e.g. to stream
+// progress). The time `on_step` takes counts against the schedule.
+WorkResult RunWork(const WorkSpec& spec, absl::Time deadline,
+                   absl::FunctionRef<bool()> cancelled, Clock& clock,
+                   absl::Duration check_interval, StepCallback on_step);
 
 }  // namespace deadline
 

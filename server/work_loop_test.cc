@@ -1,5 +1,8 @@
 #include "server/work_loop.h"
 
+#include <utility>
+#include <vector>
+
 #include "common/fake_clock.h"
 #include "gtest/gtest.h"
 
@@ -117,6 +120,32 @@ TEST_P(WorkLoopTest, ChecksCancellationAtLeastEveryInterval) {
   // 10 ms of work at one check per 0.5 ms, plus the final check.
   EXPECT_GE(checks, 20);
   EXPECT_LE(checks, 22);
+}
+
+TEST_P(WorkLoopTest, CallsTheStepCallbackAfterEachStep) {
+  std::vector<std::pair<int, absl::Duration>> calls;
+  const WorkResult r = RunWork(
+      Spec(3, absl::Milliseconds(2)), absl::InfiniteFuture(),
+      [] { return false; }, clock_, kCheck,
+      [&](int steps_done) {
+        calls.emplace_back(steps_done, clock_.Now() - t0_);
+        return true;
+      });
+  EXPECT_EQ(r.reason, StopReason::kCompleted);
+  EXPECT_EQ(calls, (std::vector<std::pair<int, absl::Duration>>{
+                       {1, absl::Milliseconds(2)},
+                       {2, absl::Milliseconds(4)},
+                       {3, absl::Milliseconds(6)}}));
+}
+
+TEST_P(WorkLoopTest, StepCallbackCanStopTheLoop) {
+  const WorkResult r = RunWork(
+      Spec(10, absl::Milliseconds(1)), absl::InfiniteFuture(),
+      [] { return false; }, clock_, kCheck,
+      [](int steps_done) { return steps_done < 4; });
+  EXPECT_EQ(r.reason, StopReason::kAborted);
+  EXPECT_EQ(r.steps_done, 4);
+  EXPECT_EQ(r.finished - t0_, absl::Milliseconds(4));
 }
 
 }  // namespace

@@ -41,9 +41,9 @@ void TestBackend::Stop(absl::Duration grace) {
   StopServer(*running_.server, grace);
 }
 
-TestFrontend::TestFrontend(const std::string& backend_address,
+TestFrontend::TestFrontend(const std::vector<std::string>& backends,
                            const FrontendOptions& options)
-    : service_(CreateBackendChannel(backend_address), options),
+    : service_(backends, options),
       stats_service_(service_.stats()),
       running_(MustStart({&service_, &stats_service_})),
       channel_(ChannelTo(running_.address)),

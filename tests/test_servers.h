@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "proto/deadline.grpc.pb.h"
@@ -38,11 +39,13 @@ class TestBackend {
 };
 
 // A real frontend server in the test process on 127.0.0.1, port 0, calling
-// the backend at `backend_address`.
+// the backends at `backends`.
 class TestFrontend {
  public:
-  TestFrontend(const std::string& backend_address,
+  TestFrontend(const std::vector<std::string>& backends,
                const FrontendOptions& options = {});
+  TestFrontend(const std::string& backend, const FrontendOptions& options = {})
+      : TestFrontend(std::vector<std::string>{backend}, options) {}
   ~TestFrontend() { Stop(absl::ZeroDuration()); }
 
   const std::string& address() const { return running_.address; }
