@@ -1,5 +1,7 @@
-// The client: calls Frontend.Fetch with a deadline, or cancels it.
+// The client: calls the frontend (or a backend's stream) with a deadline,
+// or cancels the call, and reports how it ended at each hop.
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -8,14 +10,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/fetch_call.h"
+#include "client/calls.h"
+#include "client/panels.h"
+#include "client/report.h"
 #include "common/flags.h"
 #include "common/signals.h"
 #include "common/time_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
-ABSL_FLAG(std::string, target, "127.0.0.1:50051", "the frontend's host:port");
+ABSL_FLAG(std::string, target, "127.0.0.1:50051",
+          "the frontend's host:port (with --mode=stream: a backend's)");
+ABSL_FLAG(std::string, mode, "unary",
+          "unary: Frontend.Fetch; fanout: Frontend.FetchAll with --panels; "
+          "stream: Backend.WorkStream");
 ABSL_FLAG(absl::Duration, deadline, absl::InfiniteDuration(),
           "relative deadline, e.g. 300ms (WithTimeout); inf: none");
 ABSL_FLAG(std::string, deadline_at, "",
@@ -23,34 +31,45 @@ ABSL_FLAG(std::string, deadline_at, "",
           "(WithDeadline)");
 ABSL_FLAG(absl::Duration, cancel_after, absl::InfiniteDuration(),
           "cancel the call after this long (WithCancel); Ctrl+C also cancels");
-ABSL_FLAG(int, steps, 10, "backend work steps");
-ABSL_FLAG(absl::Duration, step, absl::Milliseconds(10), "length of one step");
-ABSL_FLAG(std::string, kind, "sleep", "sleep (idle waiting) or spin (CPU)");
+ABSL_FLAG(int, steps, 10, "backend work steps (unary, stream)");
+ABSL_FLAG(absl::Duration, step, absl::Milliseconds(10),
+          "length of one step (unary, stream)");
+ABSL_FLAG(std::string, kind, "sleep",
+          "sleep (idle waiting) or spin (CPU) (unary, stream)");
+ABSL_FLAG(std::string, panels, "3x10x10ms",
+          "fanout panels: comma-separated COUNTxSTEPSxSTEP[:spin] groups");
+ABSL_FLAG(std::string, fanout, "all",
+          "fanout mode: all (all-or-nothing, errgroup) or partial");
+ABSL_FLAG(int, max_messages, 0,
+          "stream: stop reading (and cancel) after this many messages; 0: "
+          "read all");
 ABSL_FLAG(bool, stats, false,
-          "instead of calling Fetch, print the Stats counters of the server "
-          "at --target (frontend or backend)");
+          "instead of a call, print the Stats counters of the server at "
+          "--target (frontend or backend)");
 
 namespace {
+
+using deadline::ExitWithUsageError;
 
 absl::Time DeadlineFromFlags(absl::Time now) {
   const absl::Duration relative = absl::GetFlag(FLAGS_deadline);
   const std::string absolute = absl::GetFlag(FLAGS_deadline_at);
   if (absolute.empty()) return now + relative;
   if (relative != absl::InfiniteDuration()) {
-    deadline::ExitWithUsageError("give --deadline or --deadline_at, not both");
+    ExitWithUsageError("give --deadline or --deadline_at, not both");
   }
   absl::Time at;
   std::string error;
   if (!absl::ParseTime(absl::RFC3339_full, absolute, &at, &error)) {
-    deadline::ExitWithUsageError(
-        absl::StrCat("bad value for --deadline_at: ", error));
+    ExitWithUsageError(absl::StrCat("bad value for --deadline_at: ", error));
   }
   return at;
 }
 
-deadline::v1::FetchRequest RequestFromFlags() {
-  deadline::v1::FetchRequest request;
-  deadline::v1::WorkRequest& work = *request.mutable_work();
+// Out-of-range steps and step lengths are sent as they are: the servers
+// answer INVALID_ARGUMENT, which is part of what this client shows.
+deadline::v1::WorkRequest WorkFromFlags() {
+  deadline::v1::WorkRequest work;
   work.set_steps(absl::GetFlag(FLAGS_steps));
   deadline::ToProtoDuration(absl::GetFlag(FLAGS_step),
                             work.mutable_step_duration());
@@ -60,11 +79,88 @@ deadline::v1::FetchRequest RequestFromFlags() {
   } else if (kind == "spin") {
     work.set_kind(deadline::v1::WORK_KIND_SPIN);
   } else {
-    deadline::ExitWithUsageError("--kind must be sleep or spin");
+    ExitWithUsageError("--kind must be sleep or spin");
   }
-  // Out-of-range steps and step lengths are sent as they are: the servers
-  // answer INVALID_ARGUMENT, which is part of what this client shows.
+  return work;
+}
+
+deadline::v1::FetchAllRequest FanOutFromFlags() {
+  deadline::v1::FetchAllRequest request;
+  auto panels = deadline::ParsePanels(absl::GetFlag(FLAGS_panels));
+  if (!panels.ok()) {
+    ExitWithUsageError(absl::StrCat("--panels: ", panels.status().message()));
+  }
+  request.mutable_panels()->Assign(panels->begin(), panels->end());
+  const std::string mode = absl::GetFlag(FLAGS_fanout);
+  if (mode == "all") {
+    request.set_mode(deadline::v1::FAN_OUT_MODE_ALL_OR_NOTHING);
+  } else if (mode == "partial") {
+    request.set_mode(deadline::v1::FAN_OUT_MODE_PARTIAL);
+  } else {
+    ExitWithUsageError("--fanout must be all or partial");
+  }
   return request;
+}
+
+// Ctrl+C (or SIGTERM) runs `cancel` instead of killing the process, so the
+// cancellation reaches every hop and the outcome is still reported.
+void CancelOnSignal(std::function<void()> cancel) {
+  std::thread([cancel = std::move(cancel)] {
+    deadline::WaitForTerminationSignal();
+    std::fprintf(stderr, "client: interrupted, cancelling the call\n");
+    cancel();
+  }).detach();
+}
+
+void AnnounceCancelAfter(absl::Duration after) {
+  std::fprintf(stderr, "client: --cancel_after=%s reached, cancelling\n",
+               absl::FormatDuration(after).c_str());
+}
+
+// Waits for a unary call, cancelling it on a signal or after `cancel_after`.
+template <typename Call>
+const auto& Await(const std::shared_ptr<Call>& call,
+                  absl::Duration cancel_after) {
+  CancelOnSignal([call] { call->Cancel(); });
+  if (!call->WaitFor(cancel_after)) {
+    AnnounceCancelAfter(cancel_after);
+    call->Cancel();
+  }
+  return call->Wait();
+}
+
+int RunStream(const std::shared_ptr<grpc::Channel>& channel,
+              absl::Time deadline, absl::Duration cancel_after) {
+  const int max_messages = absl::GetFlag(FLAGS_max_messages);
+  if (max_messages < 0) ExitWithUsageError("--max_messages must be >= 0");
+  auto stub = deadline::v1::Backend::NewStub(channel);
+  auto call = std::make_shared<deadline::WorkStreamCall>(*stub, WorkFromFlags(),
+                                                         deadline);
+  CancelOnSignal([call] { call->Cancel(); });
+  if (cancel_after != absl::InfiniteDuration()) {
+    std::thread([call, cancel_after] {
+      absl::SleepFor(cancel_after);
+      AnnounceCancelAfter(cancel_after);
+      call->Cancel();
+    }).detach();
+  }
+  const deadline::WorkStreamCall::Outcome outcome =
+      call->Read(max_messages, [](const deadline::v1::WorkProgress& progress) {
+        std::fputs(deadline::FormatProgress(progress).c_str(), stdout);
+        std::fflush(stdout);
+      });
+  if (outcome.stopped_early) {
+    std::printf("stopped reading after %d messages: the stream is cancelled\n",
+                outcome.messages);
+    return 0;
+  }
+  std::printf("status:  %s%s%s\n",
+              absl::StatusCodeToString(
+                  static_cast<absl::StatusCode>(outcome.status.error_code()))
+                  .c_str(),
+              outcome.status.ok() ? "" : ": ",
+              outcome.status.error_message().c_str());
+  return deadline::ExitCodeFor(outcome.status.error_code());
 }
 
 int PrintStats(const std::shared_ptr<grpc::Channel>& channel) {
@@ -83,48 +179,59 @@ int PrintStats(const std::shared_ptr<grpc::Channel>& channel) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  deadline::BlockTerminationSignals();
-  deadline::ParseFlagsOrExit(
-      argc, argv,
-      "client: calls deadline.v1.Frontend/Fetch and reports how it ended.\n"
-      "Usage: client [--target=HOST:PORT] [--deadline=300ms | "
-      "--deadline_at=TIME] [--cancel_after=D] [--steps=N --step=D "
-      "--kind=sleep|spin]\n"
-      "       client --stats [--target=HOST:PORT]\n"
-      "Exit status: 0 OK, 2 usage error, 10 + the gRPC code otherwise "
-      "(11 CANCELLED, 14 DEADLINE_EXCEEDED, 24 UNAVAILABLE).",
-      __FILE__);
+int Run() {
   const std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
       absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
   if (absl::GetFlag(FLAGS_stats)) return PrintStats(channel);
 
   const absl::Time now = absl::Now();
   const absl::Time deadline = DeadlineFromFlags(now);
-  const deadline::v1::FetchRequest request = RequestFromFlags();
   const absl::Duration cancel_after = absl::GetFlag(FLAGS_cancel_after);
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  if (mode == "stream") return RunStream(channel, deadline, cancel_after);
 
   auto stub = deadline::v1::Frontend::NewStub(channel);
-  auto call = std::make_shared<deadline::FetchCall>(*stub, request, deadline);
-
-  // Ctrl+C cancels the call instead of killing the process, so the
-  // cancellation reaches every hop and the outcome is still reported.
-  std::thread([call] {
-    deadline::WaitForTerminationSignal();
-    std::fprintf(stderr, "client: interrupted, cancelling the call\n");
-    call->Cancel();
-  }).detach();
-  if (!call->WaitFor(cancel_after)) {
-    std::fprintf(stderr, "client: --cancel_after=%s reached, cancelling\n",
-                 absl::FormatDuration(cancel_after).c_str());
-    call->Cancel();
+  if (mode == "unary") {
+    deadline::v1::FetchRequest request;
+    *request.mutable_work() = WorkFromFlags();
+    const auto& outcome =
+        Await(std::make_shared<deadline::FetchCall>(*stub, request, deadline),
+              cancel_after);
+    std::fputs(deadline::FormatOutcome(outcome, deadline - now).c_str(),
+               stdout);
+    return deadline::ExitCodeFor(outcome.status.error_code());
   }
-  const deadline::FetchOutcome& outcome = call->Wait();
-  std::fputs(deadline::FormatOutcome(outcome, deadline - now).c_str(), stdout);
+  if (mode == "fanout") {
+    const auto& outcome = Await(std::make_shared<deadline::FetchAllCall>(
+                                    *stub, FanOutFromFlags(), deadline),
+                                cancel_after);
+    std::fputs(deadline::FormatFanOut(outcome, deadline - now).c_str(), stdout);
+    return deadline::ExitCodeFor(outcome.status.error_code());
+  }
+  ExitWithUsageError("--mode must be unary, stream or fanout");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  deadline::BlockTerminationSignals();
+  deadline::ParseFlagsOrExit(
+      argc, argv,
+      "client: calls the deadline.v1 services and reports how the call ended.\n"
+      "Usage: client [--target=HOST:PORT] [--deadline=300ms | "
+      "--deadline_at=TIME] [--cancel_after=D]\n"
+      "              [--mode=unary] [--steps=N --step=D --kind=sleep|spin]\n"
+      "              --mode=fanout [--panels=3x10x10ms,...] "
+      "[--fanout=all|partial]\n"
+      "              --mode=stream --target=BACKEND [--max_messages=N] "
+      "[--steps=N --step=D]\n"
+      "       client --stats [--target=HOST:PORT]\n"
+      "Exit status: 0 OK, 2 usage error, 10 + the gRPC code otherwise "
+      "(11 CANCELLED, 14 DEADLINE_EXCEEDED, 24 UNAVAILABLE).",
+      __FILE__);
+  const int status = Run();
   std::fflush(stdout);
   // Exit without running destructors: the signal thread may still hold the
   // call, and nothing is left to clean up.
-  std::_Exit(deadline::ExitCodeFor(outcome.status.error_code()));
+  std::_Exit(status);
 }

@@ -14,6 +14,9 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50052",
           "host:port to serve on; port 0 picks a free port");
 ABSL_FLAG(absl::Duration, check_interval, absl::Microseconds(500),
           "how often the work loop checks for cancellation (1us to 100ms)");
+ABSL_FLAG(absl::Duration, backend_reserve, absl::Milliseconds(2),
+          "stop work this long before the call's deadline, so the answer "
+          "reaches the caller before its own timer fires (0 to 1s)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(1),
           "on SIGINT/SIGTERM, how long calls in flight may finish before "
           "they are cancelled");
@@ -29,6 +32,11 @@ int main(int argc, char** argv) {
   if (options.check_interval < absl::Microseconds(1) ||
       options.check_interval > absl::Milliseconds(100)) {
     deadline::ExitWithUsageError("--check_interval must be 1us to 100ms");
+  }
+  options.reserve = absl::GetFlag(FLAGS_backend_reserve);
+  if (options.reserve < absl::ZeroDuration() ||
+      options.reserve > absl::Seconds(1)) {
+    deadline::ExitWithUsageError("--backend_reserve must be 0 to 1s");
   }
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (grace < absl::ZeroDuration() || grace > absl::Minutes(5)) {

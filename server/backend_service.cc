@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/metadata.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "server/work_loop.h"
@@ -53,13 +54,15 @@ grpc::Status BackendService::Run(grpc::ServerContext& context,
   const absl::Time deadline = FromGrpcDeadline(context.deadline());
   const absl::Time start = clock_.Now();
   const absl::Duration budget = deadline - start;
+  const absl::Time stop_at = deadline - options_.reserve;
   const WorkResult result = RunWork(
-      *spec, deadline, [&context] { return context.IsCancelled(); }, clock_,
+      *spec, stop_at, [&context] { return context.IsCancelled(); }, clock_,
       options_.check_interval,
       [&](int steps_done) {
         const absl::Time now = clock_.Now();
         return on_step(steps_done, now - start, deadline - now);
       });
+  context.AddTrailingMetadata(kStepsDoneKey, std::to_string(result.steps_done));
   if (reply != nullptr) {
     reply->set_steps_done(result.steps_done);
     if (deadline != absl::InfiniteFuture()) {
@@ -70,8 +73,8 @@ grpc::Status BackendService::Run(grpc::ServerContext& context,
   // A failed stream write means the call is over: cancelled, or expired.
   StopReason reason = result.reason;
   if (reason == StopReason::kAborted) {
-    reason = result.finished >= deadline ? StopReason::kDeadline
-                                         : StopReason::kCancelled;
+    reason = result.finished >= stop_at ? StopReason::kDeadline
+                                        : StopReason::kCancelled;
   }
   const std::string progress = absl::StrCat(
       "backend: ", FormatBudget(budget), " at arrival, stopped after ",

@@ -15,6 +15,10 @@ struct BackendOptions {
   // How often the work loop asks whether its caller is still waiting; the
   // loop stops within about this long of a cancellation.
   absl::Duration check_interval = absl::Microseconds(500);
+  // The loop stops this long before the call's deadline, so the answer, with
+  // its explanation and steps done, reaches the caller before the caller's
+  // own timer fires.
+  absl::Duration reserve = absl::Milliseconds(2);
 };
 
 // deadline.v1.Backend on the synchronous API: each call runs RunWork() on a
@@ -22,12 +26,12 @@ struct BackendOptions {
 // as it goes.
 //
 // Work returns OK with the steps done and the budget at start;
-// DEADLINE_EXCEEDED when the deadline passed (also at arrival: no work is
-// done); CANCELLED when the caller cancelled (or the server shut down);
-// INVALID_ARGUMENT for requests outside `limits`. WorkStream ends the same
-// ways, writing one WorkProgress per finished step; each write waits until
-// the transport has taken the previous one, so a slow reader holds the work
-// back instead of growing a buffer. Every call is counted in stats().
+// DEADLINE_EXCEEDED when the deadline (less options.reserve) passed, also at
+// arrival, when no work is done; CANCELLED when the caller cancelled (or the
+// server shut down); INVALID_ARGUMENT for requests outside `limits`. WorkStream
+// ends the same ways, writing one WorkProgress per finished step; each write
+// waits until the transport has taken the previous one, so a slow reader holds
+// the work back instead of growing a buffer. Every call is counted in stats().
 // Thread-safe; `clock` must outlive the service.
 class BackendService final : public deadline::v1::Backend::Service {
  public:

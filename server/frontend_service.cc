@@ -5,8 +5,10 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
+#include "common/metadata.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "grpcpp/create_channel.h"
@@ -29,6 +31,20 @@ std::string BackendMessage(const grpc::Status& status) {
   const std::string& message = status.error_message();
   if (absl::StartsWith(message, "backend: ")) return message;
   return absl::StrCat("backend call: ", message);
+}
+
+// The steps a finished backend call reported in its trailing metadata (a
+// failed call has no reply message to carry them), or 0.
+int StepsDone(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto it = trailers.find(kStepsDoneKey);
+  int steps = 0;
+  if (it == trailers.end() ||
+      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
+                        &steps)) {
+    return 0;
+  }
+  return steps;
 }
 
 }  // namespace
@@ -102,7 +118,7 @@ class FrontendService::FetchReactor final : public grpc::ServerUnaryReactor {
   void OnBackendDone(const grpc::Status& status) {
     const absl::Time now = service_.clock_.Now();
     service_.ReleaseBackendContext(*backend_context_);
-    const int64_t steps = reply_.backend().steps_done();
+    const int64_t steps = StepsDone(*backend_context_);
     if (status.ok()) {
       End(absl::OkStatus(), Outcome::kOk, steps);
       return;
@@ -249,6 +265,7 @@ class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
     service_.ReleaseBackendContext(*contexts_[i]);
     deadline::v1::PanelResult& panel = *reply_.mutable_panels(i);
     panel.set_code(status.error_code());
+    panel.mutable_reply()->set_steps_done(StepsDone(*contexts_[i]));
     if (!status.ok()) panel.set_message(BackendMessage(status));
     ToProtoDuration(now - start_, panel.mutable_elapsed());
 

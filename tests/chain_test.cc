@@ -6,7 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
-#include "client/fetch_call.h"
+#include "client/calls.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"

@@ -1,0 +1,134 @@
+#ifndef DEADLINE_CLIENT_CALLS_H_
+#define DEADLINE_CLIENT_CALLS_H_
+
+#include <functional>
+#include <memory>
+
+#include "absl/functional/function_ref.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/time_util.h"
+#include "grpcpp/client_context.h"
+#include "proto/deadline.grpc.pb.h"
+
+namespace deadline {
+
+template <typename Reply>
+struct CallOutcome {
+  grpc::Status status;
+  Reply reply;
+  // From the start of the call to its completion, on the client.
+  absl::Duration elapsed;
+};
+
+// One unary call in flight through the async stub, with a deadline (the
+// C++ twin of calling with a ctx from context.WithDeadline) and Cancel()
+// (the WithCancel twin). Thread-safe; the destructor waits for completion.
+template <typename Request, typename Reply>
+class UnaryCall {
+ public:
+  UnaryCall(const UnaryCall&) = delete;
+  UnaryCall& operator=(const UnaryCall&) = delete;
+  ~UnaryCall() { Wait(); }
+
+  // Cancels the call if it is still running: it ends with CANCELLED, and the
+  // cancellation travels to every hop that propagates it. Any time, any
+  // thread.
+  void Cancel() { context_.TryCancel(); }
+
+  // True once the call has completed, waiting at most `timeout`.
+  bool WaitFor(absl::Duration timeout) {
+    return done_.WaitForNotificationWithTimeout(timeout);
+  }
+
+  // Waits for completion.
+  const CallOutcome<Reply>& Wait() {
+    done_.WaitForNotification();
+    return outcome_;
+  }
+
+ protected:
+  using Start =
+      absl::FunctionRef<void(grpc::ClientContext*, const Request*, Reply*,
+                             std::function<void(grpc::Status)>)>;
+
+  // `deadline` is absolute; absl::InfiniteFuture() for none.
+  UnaryCall(const Request& request, absl::Time deadline, Clock& clock)
+      : clock_(clock), request_(request) {
+    context_.set_deadline(ToGrpcDeadline(deadline));
+  }
+
+  // Starts the call; subclasses call it once, from their constructor.
+  void Begin(Start start) {
+    start_ = clock_.Now();
+    start(&context_, &request_, &outcome_.reply, [this](grpc::Status status) {
+      outcome_.status = std::move(status);
+      outcome_.elapsed = clock_.Now() - start_;
+      done_.Notify();
+    });
+  }
+
+ private:
+  Clock& clock_;
+  grpc::ClientContext context_;
+  const Request request_;
+  absl::Time start_;
+  CallOutcome<Reply> outcome_;
+  absl::Notification done_;
+};
+
+using FetchOutcome = CallOutcome<deadline::v1::FetchReply>;
+using FetchAllOutcome = CallOutcome<deadline::v1::FetchAllReply>;
+
+// Frontend.Fetch, started by the constructor. `stub` must outlive the call.
+class FetchCall final
+    : public UnaryCall<deadline::v1::FetchRequest, deadline::v1::FetchReply> {
+ public:
+  FetchCall(deadline::v1::Frontend::StubInterface& stub,
+            const deadline::v1::FetchRequest& request, absl::Time deadline,
+            Clock& clock = RealClock());
+};
+
+// Frontend.FetchAll, started by the constructor. `stub` must outlive the
+// call.
+class FetchAllCall final : public UnaryCall<deadline::v1::FetchAllRequest,
+                                            deadline::v1::FetchAllReply> {
+ public:
+  FetchAllCall(deadline::v1::Frontend::StubInterface& stub,
+               const deadline::v1::FetchAllRequest& request,
+               absl::Time deadline, Clock& clock = RealClock());
+};
+
+// Backend.WorkStream, read on the calling thread. Cancel() may be called
+// from any thread.
+class WorkStreamCall {
+ public:
+  struct Outcome {
+    grpc::Status status;
+    int messages = 0;
+    // True when the reader stopped at `max_messages` and cancelled.
+    bool stopped_early = false;
+  };
+
+  WorkStreamCall(deadline::v1::Backend::StubInterface& stub,
+                 const deadline::v1::WorkRequest& request, absl::Time deadline);
+
+  void Cancel() { context_.TryCancel(); }
+
+  // Reads messages, passing each to `on_message`, until the stream ends or
+  // `max_messages` (0: no limit) have been read; in the latter case cancels
+  // the stream, which stops the backend's work. Call once.
+  Outcome Read(
+      int max_messages,
+      absl::FunctionRef<void(const deadline::v1::WorkProgress&)> on_message);
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderInterface<deadline::v1::WorkProgress>>
+      reader_;
+};
+
+}  // namespace deadline
+
+#endif  // DEADLINE_CLIENT_CALLS_H_
