@@ -286,9 +286,11 @@ class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
       any_deadline |= panel.code() == grpc::StatusCode::DEADLINE_EXCEEDED;
     }
     absl::Duration stop_latency = absl::ZeroDuration();
+    bool caller_gone = false;
     {
       absl::MutexLock lock(&mu_);
       if (caller_gone_at_.has_value()) {
+        caller_gone = true;
         stop_latency = now - *caller_gone_at_;
       } else if (any_deadline) {
         stop_latency = now - budget_.forward_deadline;
@@ -296,6 +298,18 @@ class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
     }
     stop_latency = std::max(stop_latency, absl::ZeroDuration());
 
+    if (caller_gone) {
+      // Nobody will read the answer; count the call for what it was.
+      const bool expired = now >= budget_.forward_deadline;
+      End(absl::Status(expired ? absl::StatusCode::kDeadlineExceeded
+                               : absl::StatusCode::kCancelled,
+                       absl::StrCat(service_.HopSummary(budget_),
+                                    "; the caller went away, every panel "
+                                    "was stopped")),
+          expired ? Outcome::kDeadlineExceeded : Outcome::kCancelled, steps,
+          stop_latency);
+      return;
+    }
     const absl::Status result = group_.status();
     if (result.ok()) {
       End(result, Outcome::kOk, steps, stop_latency);

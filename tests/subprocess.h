@@ -28,6 +28,8 @@ class Subprocess {
   absl::optional<std::string> WaitForLine(absl::string_view needle,
                                           absl::Duration timeout);
 
+  pid_t pid() const { return pid_; }
+
   // Sends `signal` to the child.
   void Signal(int signal);
 

@@ -1,0 +1,154 @@
+// A bounded load test: a few hundred concurrent fan-out calls with mixed
+// deadlines and modes against real backend and frontend processes. Checks
+// that every call ends as it may, nothing is left in flight anywhere, and
+// the callback frontend's thread count stays bounded.
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "client/calls.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "tests/subprocess.h"
+#include "tests/test_servers.h"
+
+namespace deadline::testing {
+namespace {
+
+constexpr int kCalls = 300;
+
+// The "Threads:" line of /proc/PID/status, or -1.
+int ThreadCount(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    absl::string_view rest = line;
+    int threads = 0;
+    if (absl::ConsumePrefix(&rest, "Threads:") &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &threads)) {
+      return threads;
+    }
+  }
+  return -1;
+}
+
+std::unique_ptr<Subprocess> StartServer(std::vector<std::string> argv,
+                                        std::string* address) {
+  argv.push_back("--listen=127.0.0.1:0");
+  auto server = Subprocess::Start(argv);
+  if (server == nullptr) return nullptr;
+  const auto line = server->WaitForLine("listening on", absl::Seconds(20));
+  if (!line.has_value()) return nullptr;
+  const size_t at = line->find("on ") + 3;
+  *address = line->substr(at, line->find(' ', at) - at);
+  return server;
+}
+
+deadline::v1::StatsReply Stats(const std::string& address) {
+  auto stub = deadline::v1::Stats::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  deadline::v1::StatsReply reply;
+  EXPECT_TRUE(stub->GetStats(&context, {}, &reply).ok());
+  return reply;
+}
+
+TEST(LoadTest, HundredsOfConcurrentFanOutsEndCleanly) {
+  std::vector<std::unique_ptr<Subprocess>> backends;
+  std::vector<std::string> addresses;
+  for (int i = 0; i < 3; ++i) {
+    std::string address;
+    backends.push_back(StartServer({RunfilePath("server/backend")}, &address));
+    ASSERT_NE(backends.back(), nullptr);
+    addresses.push_back(address);
+  }
+  std::string frontend_address;
+  auto frontend = StartServer(
+      {RunfilePath("server/frontend"),
+       absl::StrCat("--backend=", absl::StrJoin(addresses, ","))},
+      &frontend_address);
+  ASSERT_NE(frontend, nullptr);
+  const int idle_threads = ThreadCount(frontend->pid());
+
+  auto stub = deadline::v1::Frontend::NewStub(grpc::CreateChannel(
+      frontend_address, grpc::InsecureChannelCredentials()));
+  std::vector<std::unique_ptr<FetchAllCall>> calls;
+  std::vector<deadline::v1::FanOutMode> modes;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kCalls; ++i) {
+    deadline::v1::FetchAllRequest request;
+    request.set_mode(i % 2 ? deadline::v1::FAN_OUT_MODE_PARTIAL
+                           : deadline::v1::FAN_OUT_MODE_ALL_OR_NOTHING);
+    *request.add_panels() = Work(5, absl::Milliseconds(10));
+    *request.add_panels() = Work(20, absl::Milliseconds(10));
+    *request.add_panels() = Work(60, absl::Milliseconds(10));
+    // Deadlines from 30 ms (mostly too short) to 1 s (enough for all).
+    const absl::Duration timeout = absl::Milliseconds(30 + (i * 37) % 970);
+    modes.push_back(request.mode());
+    calls.push_back(
+        std::make_unique<FetchAllCall>(*stub, request, absl::Now() + timeout));
+  }
+
+  int max_threads = idle_threads;
+  for (auto& call : calls) {
+    while (!call->WaitFor(absl::Milliseconds(5))) {
+      max_threads = std::max(max_threads, ThreadCount(frontend->pid()));
+    }
+  }
+  const absl::Duration took = absl::Now() - start;
+
+  int ok = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    const grpc::StatusCode code = calls[i]->Wait().status.error_code();
+    ok += code == grpc::StatusCode::OK;
+    if (getenv("LOAD_DEBUG") && code != grpc::StatusCode::OK) {
+      std::printf("%d %s %s %s\n", i, modes[i] == deadline::v1::FAN_OUT_MODE_PARTIAL ? "partial" : "all",
+                  absl::FormatDuration(calls[i]->Wait().elapsed).c_str(), calls[i]->Wait().status.error_message().c_str());
+    }
+    // All-or-nothing fails with its first failure: a panel's deadline (or
+    // too little budget to start). Partial answers OK unless the caller's
+    // own deadline beat even the fail-fast answer on this busy machine.
+    EXPECT_TRUE(code == grpc::StatusCode::OK ||
+                code == grpc::StatusCode::DEADLINE_EXCEEDED)
+        << "call " << i << ": " << calls[i]->Wait().status.error_message();
+  }
+  EXPECT_GT(ok, kCalls / 4);
+  EXPECT_LT(took, absl::Seconds(20));
+
+  for (const std::string& address : addresses) {
+    EXPECT_TRUE(WaitUntil(
+        [&] { return Stats(address).calls_in_flight() == 0; },
+        absl::Seconds(5)))
+        << address;
+    const auto stats = Stats(address);
+    EXPECT_EQ(stats.calls_started(),
+              stats.calls_ok() + stats.calls_deadline_exceeded() +
+                  stats.calls_cancelled() + stats.calls_rejected() +
+                  stats.calls_invalid() + stats.calls_failed());
+  }
+  const auto frontend_stats = Stats(frontend_address);
+  EXPECT_EQ(frontend_stats.calls_started(), kCalls);
+  EXPECT_TRUE(WaitUntil(
+      [&] { return Stats(frontend_address).calls_in_flight() == 0; }));
+  // The callback API holds no thread per call or panel: 300 calls and 900
+  // panels in flight must not show up as hundreds of threads.
+  EXPECT_LT(max_threads, 64) << "idle: " << idle_threads;
+  RecordProperty("frontend_threads_idle", idle_threads);
+  RecordProperty("frontend_threads_max", max_threads);
+  std::printf("frontend threads: %d idle, %d max under load; %d/%d OK in %s\n",
+              idle_threads, max_threads, ok, kCalls,
+              absl::FormatDuration(took).c_str());
+}
+
+}  // namespace
+}  // namespace deadline::testing
