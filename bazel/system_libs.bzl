@@ -8,6 +8,7 @@ repository is set up, so the build follows whatever the packages declare.
 # name -> pkg-config modules whose --libs make up the library.
 _LIBS = {
     "absl": [
+        "absl_failure_signal_handler",
         "absl_flags",
         "absl_flags_parse",
         "absl_flags_usage",

@@ -11,6 +11,10 @@ class SystemClock final : public Clock {
  public:
   absl::Time Now() override { return absl::Now(); }
 
+  bool SleepUntil(absl::Time until, const absl::Notification& wake) override {
+    return wake.WaitForNotificationWithDeadline(until);
+  }
+
   void SleepFor(absl::Duration d) override {
     if (d > absl::ZeroDuration()) absl::SleepFor(d);
   }

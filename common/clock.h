@@ -1,6 +1,7 @@
 #ifndef DEADLINE_COMMON_CLOCK_H_
 #define DEADLINE_COMMON_CLOCK_H_
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 
 namespace deadline {
@@ -18,6 +19,11 @@ class Clock {
   virtual ~Clock() = default;
 
   virtual absl::Time Now() = 0;
+
+  // Waits without using the CPU until `until`, or until `wake` is notified,
+  // whichever comes first; returns whether `wake` was notified. The C++ twin
+  // of Go's `select { case <-ctx.Done(): case <-time.After(d): }`.
+  virtual bool SleepUntil(absl::Time until, const absl::Notification& wake) = 0;
 
   // Waits for about `d` without using the CPU (d <= 0 returns at once).
   virtual void SleepFor(absl::Duration d) = 0;

@@ -1,5 +1,6 @@
 #include "common/fake_clock.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace deadline {
@@ -9,21 +10,39 @@ absl::Time FakeClock::Now() {
   return now_;
 }
 
-void FakeClock::Advance(absl::Duration d) {
-  absl::Time now;
-  std::function<void(absl::Time)> hook;
+bool FakeClock::Step(absl::Time until) {
+  std::function<void()> event;
   {
     absl::MutexLock lock(&mu_);
-    if (d > absl::ZeroDuration()) now_ += d;
-    now = now_;
-    hook = hook_;
+    if (events_.empty() || events_.begin()->first > until) {
+      now_ = std::max(now_, until);
+      return false;
+    }
+    now_ = std::max(now_, events_.begin()->first);
+    event = std::move(events_.begin()->second);
+    events_.erase(events_.begin());
   }
-  if (hook) hook(now);
+  event();
+  return true;
 }
 
-void FakeClock::OnAdvance(std::function<void(absl::Time)> hook) {
+void FakeClock::Advance(absl::Duration d) {
+  if (d <= absl::ZeroDuration()) return;
+  const absl::Time until = Now() + d;
+  while (Step(until)) {
+  }
+}
+
+bool FakeClock::SleepUntil(absl::Time until, const absl::Notification& wake) {
+  while (!wake.HasBeenNotified()) {
+    if (!Step(until)) return wake.HasBeenNotified();
+  }
+  return true;
+}
+
+void FakeClock::At(absl::Time when, std::function<void()> event) {
   absl::MutexLock lock(&mu_);
-  hook_ = std::move(hook);
+  events_.emplace(when, std::move(event));
 }
 
 }  // namespace deadline

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <string>
 
+#include "absl/debugging/failure_signal_handler.h"
+#include "absl/debugging/symbolize.h"
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
@@ -22,6 +24,8 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(1),
           "they are cancelled");
 
 int main(int argc, char** argv) {
+  absl::InitializeSymbolizer(argv[0]);
+  absl::InstallFailureSignalHandler({});  // A stack trace if it ever crashes.
   deadline::BlockTerminationSignals();
   deadline::ParseFlagsOrExit(argc, argv,
                              "backend: serves deadline.v1.Backend and Stats.\n"

@@ -55,13 +55,19 @@ grpc::Status BackendService::Run(grpc::ServerContext& context,
   const absl::Time start = clock_.Now();
   const absl::Duration budget = deadline - start;
   const absl::Time stop_at = deadline - options_.reserve;
-  const WorkResult result = RunWork(
-      *spec, stop_at, [&context] { return context.IsCancelled(); }, clock_,
-      options_.check_interval,
-      [&](int steps_done) {
-        const absl::Time now = clock_.Now();
-        return on_step(steps_done, now - start, deadline - now);
-      });
+  CancelSignal cancel;
+  if (context.IsCancelled()) cancel.Cancel(start);
+  WorkResult result;
+  {
+    // Watched only while the loop runs: never asked after the call ends.
+    const auto watch =
+        watcher_.Add([&context] { return context.IsCancelled(); }, cancel);
+    result = RunWork(*spec, stop_at, cancel, clock_, options_.check_interval,
+                     [&](int steps_done) {
+                       const absl::Time now = clock_.Now();
+                       return on_step(steps_done, now - start, deadline - now);
+                     });
+  }
   context.AddTrailingMetadata(kStepsDoneKey, std::to_string(result.steps_done));
   if (reply != nullptr) {
     reply->set_steps_done(result.steps_done);

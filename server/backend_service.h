@@ -6,14 +6,16 @@
 #include "common/clock.h"
 #include "proto/deadline.grpc.pb.h"
 #include "server/call_stats.h"
+#include "server/cancellation_watcher.h"
 #include "server/work_request.h"
 
 namespace deadline {
 
 struct BackendOptions {
   WorkLimits limits;
-  // How often the work loop asks whether its caller is still waiting; the
-  // loop stops within about this long of a cancellation.
+  // How often the calls in flight are asked whether their callers are still
+  // waiting (and how often CPU-bound work looks at the answer): work stops
+  // within about this long of a cancellation.
   absl::Duration check_interval = absl::Microseconds(500);
   // The loop stops this long before the call's deadline, so the answer, with
   // its explanation and steps done, reaches the caller before the caller's
@@ -22,8 +24,9 @@ struct BackendOptions {
 };
 
 // deadline.v1.Backend on the synchronous API: each call runs RunWork() on a
-// server thread, polling ServerContext::IsCancelled() and the call's deadline
-// as it goes.
+// server thread, under the call's deadline and a CancelSignal that a shared
+// CancellationWatcher sets once ServerContext::IsCancelled() says so (the
+// sync API has no cancellation callback; one thread asks for all calls).
 //
 // Work returns OK with the steps done and the budget at start;
 // DEADLINE_EXCEEDED when the deadline (less options.reserve) passed, also at
@@ -37,7 +40,9 @@ class BackendService final : public deadline::v1::Backend::Service {
  public:
   explicit BackendService(const BackendOptions& options,
                           Clock& clock = RealClock())
-      : options_(options), clock_(clock) {}
+      : options_(options),
+        clock_(clock),
+        watcher_(options.check_interval, clock) {}
 
   grpc::Status Work(grpc::ServerContext* context,
                     const deadline::v1::WorkRequest* request,
@@ -63,6 +68,7 @@ class BackendService final : public deadline::v1::Backend::Service {
 
   const BackendOptions options_;
   Clock& clock_;
+  CancellationWatcher watcher_;
   CallStats stats_;
 };
 

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/debugging/failure_signal_handler.h"
+#include "absl/debugging/symbolize.h"
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_join.h"
@@ -37,6 +39,8 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(1),
           "they are cancelled");
 
 int main(int argc, char** argv) {
+  absl::InitializeSymbolizer(argv[0]);
+  absl::InstallFailureSignalHandler({});  // A stack trace if it ever crashes.
   deadline::BlockTerminationSignals();
   deadline::ParseFlagsOrExit(
       argc, argv,

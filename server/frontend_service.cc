@@ -167,6 +167,7 @@ class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
                   grpc::CallbackServerContext& context,
                   const FetchAllRequest& request, FetchAllReply* reply)
       : service_(service),
+        caller_(context),
         call_(service.stats_),
         reply_(*reply),
         group_(request.panels_size(),
@@ -292,6 +293,10 @@ class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
       if (caller_gone_at_.has_value()) {
         caller_gone = true;
         stop_latency = now - *caller_gone_at_;
+      } else if (caller_.IsCancelled()) {
+        // Cancelled, but OnCancel has not run yet: gRPC may cancel the
+        // propagated panels (and so get here) first.
+        caller_gone = true;
       } else if (any_deadline) {
         stop_latency = now - budget_.forward_deadline;
       }
@@ -333,6 +338,7 @@ class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
   }
 
   FrontendService& service_;
+  grpc::CallbackServerContext& caller_;
   CallStats::Call call_;
   FetchAllReply& reply_;
   FanOutGroup group_;

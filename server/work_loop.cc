@@ -5,57 +5,48 @@
 namespace deadline {
 
 WorkResult RunWork(const WorkSpec& spec, absl::Time deadline,
-                   absl::FunctionRef<bool()> cancelled, Clock& clock,
-                   absl::Duration check_interval) {
-  return RunWork(spec, deadline, cancelled, clock, check_interval,
-                 [](int) { return true; });
-}
-
-WorkResult RunWork(const WorkSpec& spec, absl::Time deadline,
-                   absl::FunctionRef<bool()> cancelled, Clock& clock,
-                   absl::Duration check_interval, StepCallback on_step) {
+                   const CancelSignal& cancel, Clock& clock,
+                   absl::Duration spin_check_interval, StepCallback on_step) {
   WorkResult result;
   const absl::Time start = clock.Now();
   const auto step_end = [&](int step) {
     return start + (step + 1) * spec.step;
   };
-  absl::Time last_alive = start;
-  for (;;) {
-    // Ask for cancellation before reading the clock: gRPC also cancels a
-    // call when its deadline passes, and this order lets the clock reading
-    // that follows tell the two apart.
-    const bool is_cancelled = cancelled();
-    const absl::Time now = clock.Now();
+  const auto stop = [&](StopReason reason, absl::Time now,
+                        absl::Duration latency) {
+    result.reason = reason;
     result.finished = now;
+    result.stop_latency = std::max(latency, absl::ZeroDuration());
+    return result;
+  };
+  for (;;) {
+    // Look at the signal before the clock: if the caller's cancellation came
+    // from its deadline, the clock reading that follows tells so.
+    const bool cancelled = cancel.cancelled();
+    const absl::Time now = clock.Now();
     if (now >= deadline) {
-      result.reason = StopReason::kDeadline;
-      result.stop_latency = now - deadline;
-      return result;
+      return stop(StopReason::kDeadline, now, now - deadline);
     }
-    if (is_cancelled) {
-      result.reason = StopReason::kCancelled;
-      result.stop_latency = now - last_alive;
-      return result;
+    if (cancelled) {
+      return stop(StopReason::kCancelled, now, now - cancel.alive_at());
     }
-    last_alive = now;
     while (result.steps_done < spec.steps &&
            now >= step_end(result.steps_done)) {
       ++result.steps_done;
       if (!on_step(result.steps_done)) {
-        result.finished = clock.Now();
-        result.reason = StopReason::kAborted;
-        result.stop_latency = result.finished - last_alive;
-        return result;
+        const absl::Time after = clock.Now();
+        return stop(StopReason::kAborted, after, after - now);
       }
     }
-    if (result.steps_done == spec.steps) return result;
+    if (result.steps_done == spec.steps) {
+      return stop(StopReason::kCompleted, now, absl::ZeroDuration());
+    }
 
-    const absl::Time wake =
-        std::min({step_end(result.steps_done), deadline, now + check_interval});
+    const absl::Time wake = std::min(step_end(result.steps_done), deadline);
     if (spec.spin) {
-      clock.SpinFor(wake - now);
+      clock.SpinFor(std::min(wake - now, spin_check_interval));
     } else {
-      clock.SleepFor(wake - now);
+      clock.SleepUntil(wake, cancel.done());
     }
   }
 }

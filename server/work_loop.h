@@ -4,6 +4,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "server/cancel_signal.h"
 
 namespace deadline {
 
@@ -27,35 +28,33 @@ struct WorkResult {
   // When the loop exited.
   absl::Time finished;
   // How long the loop ran on after it should have stopped: from the deadline
-  // to the exit, or from the last check that saw the call alive to the exit
-  // (an upper bound, since the moment of cancellation is not observable).
-  // Zero when completed.
+  // to the exit, or from the last moment the caller was known to be waiting
+  // to the exit (an upper bound: the moment of cancellation itself is not
+  // observable). Zero when completed.
   absl::Duration stop_latency = absl::ZeroDuration();
 };
-
-// Runs `spec` under `deadline` (absl::InfiniteFuture() for none), polling
-// `cancelled` and the clock at least every `check_interval`, so the loop
-// exits within about `check_interval` of a cancellation and promptly at the
-// deadline, even in the middle of a long step.
-//
-// Steps follow a fixed schedule (step i ends at start + (i + 1) * step), so a
-// late wake-up does not stretch the total. When the deadline has already
-// passed, or `cancelled` is already true, no step is done.
-//
-// Knows nothing of gRPC: a caller passes e.g. ServerContext::IsCancelled.
-WorkResult RunWork(const WorkSpec& spec, absl::Time deadline,
-                   absl::FunctionRef<bool()> cancelled, Clock& clock,
-                   absl::Duration check_interval);
 
 // Called after each finished step with the number of steps done so far;
 // returning false stops the loop with StopReason::kAborted.
 using StepCallback = absl::FunctionRef<bool(int steps_done)>;
 
-// As above, calling `on_step` after each finished step (e.g. to stream
-// progress). The time `on_step` takes counts against the schedule.
-WorkResult RunWork(const WorkSpec& spec, absl::Time deadline,
-                   absl::FunctionRef<bool()> cancelled, Clock& clock,
-                   absl::Duration check_interval, StepCallback on_step);
+// Runs `spec` until it is done, `deadline` passes (absl::InfiniteFuture()
+// for none) or `cancel` is set, whichever comes first, calling `on_step`
+// after each finished step (its time counts against the schedule).
+//
+// Sleep-like steps sleep on `cancel` until the step's end or the deadline,
+// so they stop the moment either comes. CPU-bound steps check `cancel` and
+// the clock every `spin_check_interval`. Steps follow a fixed schedule (step
+// i ends at start + (i + 1) * step), so a late wake-up does not stretch the
+// total. When the deadline has passed or `cancel` is set already, no step is
+// done.
+//
+// Knows nothing of gRPC: the caller sets `cancel` when it learns the caller
+// has gone (see CancellationWatcher).
+WorkResult RunWork(
+    const WorkSpec& spec, absl::Time deadline, const CancelSignal& cancel,
+    Clock& clock, absl::Duration spin_check_interval,
+    StepCallback on_step = [](int) { return true; });
 
 }  // namespace deadline
 

@@ -56,9 +56,9 @@ const WorkRequest kQuick = Work(5, absl::Milliseconds(10));   // 50 ms
 const WorkRequest kSlow = Work(100, absl::Milliseconds(10));  // 1 s
 
 TEST_F(FanOutTest, PartialAnswersInTimeWithTheSlowPanelTimedOut) {
-  const FetchAllOutcome outcome = FetchAll(
-      Request(FAN_OUT_MODE_PARTIAL, {kQuick, kQuick, kSlow}),
-      absl::Milliseconds(400));
+  const FetchAllOutcome outcome =
+      FetchAll(Request(FAN_OUT_MODE_PARTIAL, {kQuick, kQuick, kSlow}),
+               absl::Milliseconds(400));
   // OK at all means the answer beat the client's 400 ms deadline.
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
   ASSERT_EQ(outcome.reply.panels_size(), 3);
@@ -78,9 +78,9 @@ TEST_F(FanOutTest, PartialAnswersInTimeWithTheSlowPanelTimedOut) {
 
   ASSERT_TRUE(WaitUntil([&] { return backends_[2].stats().in_flight == 0; },
                         absl::Seconds(2)));
-  EXPECT_EQ(backends_[2].stats().deadline_exceeded +
-                backends_[2].stats().cancelled,
-            1);
+  EXPECT_EQ(
+      backends_[2].stats().deadline_exceeded + backends_[2].stats().cancelled,
+      1);
   EXPECT_LT(backends_[2].stats().steps_done, 60);
 }
 
@@ -95,9 +95,9 @@ TEST_F(FanOutTest, AllOrNothingFirstFailureCancelsTheSiblings) {
   const FetchAllOutcome& outcome = call.Wait();
   EXPECT_FALSE(outcome.status.ok());
   EXPECT_NE(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  EXPECT_THAT(outcome.status.error_message(),
-              AllOf(HasSubstr("panel 2 of 3"),
-                    HasSubstr("siblings were cancelled")));
+  EXPECT_THAT(
+      outcome.status.error_message(),
+      AllOf(HasSubstr("panel 2 of 3"), HasSubstr("siblings were cancelled")));
   EXPECT_LT(outcome.elapsed, absl::Seconds(3));
   for (int i : {0, 1}) {
     EXPECT_TRUE(WaitUntil([&] { return backends_[i].stats().cancelled == 1; },
@@ -108,10 +108,10 @@ TEST_F(FanOutTest, AllOrNothingFirstFailureCancelsTheSiblings) {
 }
 
 TEST_F(FanOutTest, AllOrNothingWithAnInvalidPanelCallsNoBackend) {
-  const FetchAllOutcome outcome = FetchAll(
-      Request(FAN_OUT_MODE_ALL_OR_NOTHING,
-              {kQuick, Work(1, absl::Hours(1)), kQuick}),
-      absl::Seconds(5));
+  const FetchAllOutcome outcome =
+      FetchAll(Request(FAN_OUT_MODE_ALL_OR_NOTHING,
+                       {kQuick, Work(1, absl::Hours(1)), kQuick}),
+               absl::Seconds(5));
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(outcome.status.error_message(),
               AllOf(HasSubstr("panels[1].step_duration"), HasSubstr("10s")));
@@ -128,8 +128,8 @@ TEST_F(FanOutTest, TooManyPanelsOrAnUnknownModeIsInvalid) {
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(outcome.status.error_message(), HasSubstr("at most 16, got 17"));
 
-  outcome = FetchAll(Request(static_cast<FanOutMode>(9), {kQuick}),
-                     absl::Seconds(5));
+  outcome =
+      FetchAll(Request(static_cast<FanOutMode>(9), {kQuick}), absl::Seconds(5));
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(outcome.status.error_message(), HasSubstr("mode"));
 }

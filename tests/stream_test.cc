@@ -24,8 +24,7 @@ struct StreamRun {
 
 StreamRun ReadStream(TestBackend& backend, int steps, absl::Duration step,
                      absl::Duration timeout, int max_messages = 0) {
-  WorkStreamCall call(backend.stub(), Work(steps, step),
-                      absl::Now() + timeout);
+  WorkStreamCall call(backend.stub(), Work(steps, step), absl::Now() + timeout);
   StreamRun run;
   run.outcome = call.Read(max_messages, [&](const WorkProgress& progress) {
     run.messages.push_back(progress);
@@ -42,8 +41,7 @@ TEST(StreamTest, SendsOneMessagePerStepInOrder) {
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(run.messages[i].step(), i + 1);
     EXPECT_TRUE(run.messages[i].has_time_left());
-    EXPECT_GE(ToDuration(run.messages[i].elapsed()),
-              absl::Milliseconds(i + 1));
+    EXPECT_GE(ToDuration(run.messages[i].elapsed()), absl::Milliseconds(i + 1));
   }
   EXPECT_LT(ToDuration(run.messages[4].time_left()),
             ToDuration(run.messages[0].time_left()));
@@ -53,8 +51,8 @@ TEST(StreamTest, SendsOneMessagePerStepInOrder) {
 
 TEST(StreamTest, WithoutDeadlineTimeLeftIsUnset) {
   TestBackend backend;
-  const StreamRun run = ReadStream(backend, 2, absl::ZeroDuration(),
-                                   absl::InfiniteDuration());
+  const StreamRun run =
+      ReadStream(backend, 2, absl::ZeroDuration(), absl::InfiniteDuration());
   ASSERT_EQ(run.messages.size(), 2);
   EXPECT_FALSE(run.messages[1].has_time_left());
 }
@@ -78,8 +76,8 @@ TEST(StreamTest, ReaderStoppingEarlyStopsTheBackend) {
 
 TEST(StreamTest, DeadlineMidStreamStopsTheBackend) {
   TestBackend backend;
-  const StreamRun run = ReadStream(backend, 100, absl::Milliseconds(10),
-                                   absl::Milliseconds(150));
+  const StreamRun run =
+      ReadStream(backend, 100, absl::Milliseconds(10), absl::Milliseconds(150));
   EXPECT_EQ(run.outcome.status.error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_GE(run.messages.size(), 3);
@@ -94,8 +92,8 @@ TEST(StreamTest, DeadlineMidStreamStopsTheBackend) {
 
 TEST(StreamTest, BadRequestIsInvalidArgument) {
   TestBackend backend;
-  const StreamRun run = ReadStream(backend, 1, absl::Hours(2),
-                                   absl::Seconds(5));
+  const StreamRun run =
+      ReadStream(backend, 1, absl::Hours(2), absl::Seconds(5));
   EXPECT_EQ(run.outcome.status.error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(run.outcome.status.error_message(),
@@ -116,8 +114,7 @@ TEST(StreamTest, ASlowReaderHoldsTheBackendBackInsteadOfBuffering) {
   // 100000 instant steps: the backend could write them all in well under a
   // second if nothing held it back.
   grpc::ClientContext context;
-  auto reader =
-      stub->WorkStream(&context, Work(100'000, absl::ZeroDuration()));
+  auto reader = stub->WorkStream(&context, Work(100'000, absl::ZeroDuration()));
   WorkProgress progress;
   ASSERT_TRUE(reader->Read(&progress));
   absl::SleepFor(absl::Milliseconds(1500));  // The reader dawdles.

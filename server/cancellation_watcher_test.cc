@@ -1,0 +1,70 @@
+#include "server/cancellation_watcher.h"
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+
+namespace deadline {
+namespace {
+
+// These use real time: the watcher is a thread. Bounds are generous.
+
+TEST(CancellationWatcherTest, CancelsTheSignalOfACallThatSaysYes) {
+  CancellationWatcher watcher(absl::Microseconds(500));
+  std::atomic<bool> gone{false};
+  CancelSignal signal;
+  auto watch = watcher.Add([&] { return gone.load(); }, signal);
+  absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_FALSE(signal.cancelled());
+
+  const absl::Time before = absl::Now();
+  gone = true;
+  // done() wakes a sleeper as soon as the watcher notices.
+  EXPECT_TRUE(signal.done().WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_LT(absl::Now() - before, absl::Seconds(1));
+  // The last time the call said "no" is just before it said "yes".
+  EXPECT_LE(signal.alive_at(), absl::Now());
+  EXPECT_GT(signal.alive_at(), before - absl::Seconds(1));
+}
+
+TEST(CancellationWatcherTest, WatchesManyCallsIndependently) {
+  CancellationWatcher watcher(absl::Microseconds(500));
+  constexpr int kCalls = 200;
+  std::vector<std::atomic<bool>> gone(kCalls);
+  std::vector<CancelSignal> signals(kCalls);
+  std::vector<std::unique_ptr<CancellationWatcher::Watch>> watches;
+  for (int i = 0; i < kCalls; ++i) {
+    watches.push_back(
+        watcher.Add([&gone, i] { return gone[i].load(); }, signals[i]));
+  }
+  for (int i = 0; i < kCalls; i += 2) gone[i] = true;
+  for (int i = 0; i < kCalls; i += 2) {
+    EXPECT_TRUE(
+        signals[i].done().WaitForNotificationWithTimeout(absl::Seconds(5)));
+  }
+  absl::SleepFor(absl::Milliseconds(5));
+  for (int i = 1; i < kCalls; i += 2) EXPECT_FALSE(signals[i].cancelled());
+}
+
+TEST(CancellationWatcherTest, NotAskedAgainOnceTheWatchIsGone) {
+  CancellationWatcher watcher(absl::Microseconds(200));
+  std::atomic<int> asked{0};
+  CancelSignal signal;
+  auto watch = watcher.Add(
+      [&] {
+        ++asked;
+        return false;
+      },
+      signal);
+  while (asked.load() < 3) absl::SleepFor(absl::Microseconds(100));
+  watch.reset();
+  const int after = asked.load();
+  absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(asked.load(), after);
+}
+
+}  // namespace
+}  // namespace deadline
