@@ -2,16 +2,17 @@
 
 namespace deadline {
 
-FanOutGroup::Step FanOutGroup::Done(int index, const absl::Status& status) {
+bool FanOutGroup::Record(int index, const absl::Status& status) {
   absl::MutexLock lock(&mu_);
-  Step step;
-  if (!status.ok() && first_failure_ < 0) {
-    first_failure_ = index;
-    first_status_ = status;
-    step.cancel_siblings = policy_ == FanOutPolicy::kAllOrNothing;
-  }
-  step.last = --left_ == 0;
-  return step;
+  if (status.ok() || first_failure_ >= 0) return false;
+  first_failure_ = index;
+  first_status_ = status;
+  return policy_ == FanOutPolicy::kAllOrNothing;
+}
+
+bool FanOutGroup::Arrive() {
+  absl::MutexLock lock(&mu_);
+  return --left_ == 0;
 }
 
 absl::Status FanOutGroup::status() const {

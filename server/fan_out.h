@@ -17,21 +17,23 @@ enum class FanOutPolicy {
 // Bookkeeping for `size` concurrent sub-calls of one call: says when to
 // cancel the siblings and when the last one is in, and keeps the result.
 // Knows nothing of gRPC. Thread-safe.
+//
+// Each sub-call, when it ends, calls Record() and then Arrive(), in that
+// order. The last Arrive() may lead its caller to destroy whatever owns the
+// group, so after an Arrive() that returned false the caller must touch
+// neither the group nor anything it shares with the other sub-calls.
 class FanOutGroup {
  public:
   FanOutGroup(int size, FanOutPolicy policy) : left_(size), policy_(policy) {}
 
-  struct Step {
-    // Under kAllOrNothing, true for the first failure only: cancel every
-    // other sub-call now.
-    bool cancel_siblings = false;
-    // True for the last sub-call to end: the whole call can answer.
-    bool last = false;
-  };
+  // Records how sub-call `index` ended. Returns true, under kAllOrNothing
+  // and for the first failure only, when the caller must cancel every other
+  // sub-call now.
+  bool Record(int index, const absl::Status& status);
 
-  // Records that sub-call `index` ended with `status`. Call once per
-  // sub-call.
-  Step Done(int index, const absl::Status& status);
+  // Counts one sub-call as done; true for the last one: the whole call can
+  // answer.
+  bool Arrive();
 
   // Once every sub-call is done: OK under kPartial; under kAllOrNothing OK
   // or the first failure's status.

@@ -1,5 +1,6 @@
 #include "server/fan_out.h"
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -8,34 +9,37 @@
 namespace deadline {
 namespace {
 
-TEST(FanOutGroupTest, AllOkIsOkAndTheLastIsFlagged) {
+TEST(FanOutGroupTest, AllOkIsOkAndOnlyTheLastArrivalSaysSo) {
   FanOutGroup group(3, FanOutPolicy::kAllOrNothing);
-  EXPECT_FALSE(group.Done(1, absl::OkStatus()).last);
-  EXPECT_FALSE(group.Done(0, absl::OkStatus()).last);
-  const FanOutGroup::Step step = group.Done(2, absl::OkStatus());
-  EXPECT_TRUE(step.last);
-  EXPECT_FALSE(step.cancel_siblings);
+  for (int i : {1, 0}) {
+    EXPECT_FALSE(group.Record(i, absl::OkStatus()));
+    EXPECT_FALSE(group.Arrive());
+  }
+  EXPECT_FALSE(group.Record(2, absl::OkStatus()));
+  EXPECT_TRUE(group.Arrive());
   EXPECT_TRUE(group.status().ok());
   EXPECT_EQ(group.first_failure(), -1);
 }
 
 TEST(FanOutGroupTest, FirstFailureCancelsSiblingsOnceAndIsTheResult) {
   FanOutGroup group(3, FanOutPolicy::kAllOrNothing);
-  EXPECT_TRUE(group.Done(2, absl::UnavailableError("down")).cancel_siblings);
+  EXPECT_TRUE(group.Record(2, absl::UnavailableError("down")));
+  EXPECT_FALSE(group.Arrive());
   // The siblings then end cancelled: no second cancel, no new result.
-  EXPECT_FALSE(group.Done(0, absl::CancelledError("x")).cancel_siblings);
-  const FanOutGroup::Step step = group.Done(1, absl::CancelledError("x"));
-  EXPECT_FALSE(step.cancel_siblings);
-  EXPECT_TRUE(step.last);
+  EXPECT_FALSE(group.Record(0, absl::CancelledError("x")));
+  EXPECT_FALSE(group.Arrive());
+  EXPECT_FALSE(group.Record(1, absl::CancelledError("x")));
+  EXPECT_TRUE(group.Arrive());
   EXPECT_EQ(group.status(), absl::UnavailableError("down"));
   EXPECT_EQ(group.first_failure(), 2);
 }
 
 TEST(FanOutGroupTest, PartialNeverCancelsAndSucceeds) {
   FanOutGroup group(2, FanOutPolicy::kPartial);
-  EXPECT_FALSE(
-      group.Done(0, absl::DeadlineExceededError("slow")).cancel_siblings);
-  EXPECT_TRUE(group.Done(1, absl::OkStatus()).last);
+  EXPECT_FALSE(group.Record(0, absl::DeadlineExceededError("slow")));
+  EXPECT_FALSE(group.Arrive());
+  EXPECT_FALSE(group.Record(1, absl::OkStatus()));
+  EXPECT_TRUE(group.Arrive());
   EXPECT_TRUE(group.status().ok());
   EXPECT_EQ(group.first_failure(), 0);
 }
@@ -48,9 +52,8 @@ TEST(FanOutGroupTest, ExactlyOneCancelAndOneLastUnderConcurrency) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kSize; ++i) {
     threads.emplace_back([&, i] {
-      const auto step = group.Done(i, absl::AbortedError("x"));
-      cancels += step.cancel_siblings;
-      lasts += step.last;
+      cancels += group.Record(i, absl::AbortedError("x"));
+      lasts += group.Arrive();
     });
   }
   for (auto& thread : threads) thread.join();

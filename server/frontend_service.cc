@@ -270,13 +270,14 @@ class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
     if (!status.ok()) panel.set_message(BackendMessage(status));
     ToProtoDuration(now - start_, panel.mutable_elapsed());
 
-    const FanOutGroup::Step step = group_.Done(i, FromGrpcStatus(status));
-    if (step.cancel_siblings) {
+    if (group_.Record(i, FromGrpcStatus(status))) {
       for (int j = 0; j < static_cast<int>(contexts_.size()); ++j) {
         if (j != i) contexts_[j]->TryCancel();
       }
     }
-    if (step.last) Conclude(now);
+    // The last arrival finishes the call, which deletes this reactor: after
+    // Arrive(), only the last one may touch it.
+    if (group_.Arrive()) Conclude(now);
   }
 
   void Conclude(absl::Time now) {
