@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The demo: builds the binaries, starts a backend and two frontends (one with
-# the anti-pattern switched on) on free ports, plays five calls through them,
-# shows what each hop saw, and stops everything it started. Exits 0 only if
-# every call ended as described.
+# The demo: builds the binaries, starts three backends (one slow) and two
+# frontends (one with the anti-pattern switched on) on free ports, plays the
+# story of a deadline across services, and stops everything it started, also
+# on Ctrl+C or failure. Exits 0 only if every scenario behaved as described.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -30,7 +30,7 @@ start() {
   pids+=($!)
   for _ in $(seq 200); do
     address="$(grep -o 'listening on [0-9.:]*' "$log" | cut -d' ' -f3 || true)"
-    [ -n "$address" ] && { echo "  $name on $address"; return; }
+    [ -n "$address" ] && { printf '  %-26s %s\n' "$name" "$address"; return; }
     kill -0 "${pids[-1]}" 2>/dev/null || break
     sleep 0.05
   done
@@ -39,58 +39,114 @@ start() {
   exit 1
 }
 
-echo "starting servers:"
-start backend "$bin/server/backend"
-backend="$address"
-start frontend "$bin/server/frontend" --backend="$backend"
-frontend="$address"
-start frontend-no-propagation "$bin/server/frontend" --backend="$backend" \
-  --propagation=off
-frontend_off="$address"
+client() { "$bin/client/client" "$@"; }
+# stat ADDRESS NAME: one counter from a server's Stats.
+stat() { client --stats --target="$1" | grep -o "$2 [0-9]*" | cut -d' ' -f2; }
+# backends NAME: a counter summed over the three backends (the frontend
+# spreads unary calls over them in turn).
+backends() {
+  echo $(( $(stat "$backend_a" "$1") + $(stat "$backend_b" "$1") + $(stat "$backend_c" "$1") ))
+}
 
 failures=0
-# scenario EXPECTED_EXIT HEADLINE CLIENT_FLAGS...
-scenario() {
-  local expected="$1" headline="$2"
-  shift 2
-  echo
-  echo "== $headline"
-  echo "   client $*"
-  local status=0 output
-  output="$("$bin/client/client" "$@" 2>&1)" || status=$?
+headline() { printf '\n== %s\n' "$*"; }
+# run EXPECTED_EXIT CLIENT_FLAGS...: runs the client, indented, and checks
+# how it exited.
+run() {
+  local expected="$1" status=0 output
+  shift
+  echo "   \$ client $*"
+  output="$(client "$@" 2>&1)" || status=$?
   echo "$output" | sed 's/^/   /'
-  if [ "$status" -ne "$expected" ]; then
-    echo "   !! expected exit $expected, got $status"
+  check "client exited $status" "[ $status -eq $expected ]"
+}
+# check WHAT CONDITION: reports whether the scenario behaved as described.
+check() {
+  if eval "$2"; then
+    echo "   ok: $1"
+  else
+    echo "   !! not as described: $1"
     failures=$((failures + 1))
   fi
 }
-backend_stats() {
-  echo "   backend stats: $("$bin/client/client" --stats --target="$backend")"
-}
 
-scenario 0 "1. A generous deadline: OK, the budget shrinking hop by hop" \
-  --target="$frontend" --deadline=1s --steps=10 --step=20ms
-scenario 14 "2. A tight deadline: DEADLINE_EXCEEDED, and the backend stops too" \
-  --target="$frontend" --deadline=100ms --steps=100 --step=10ms
-backend_stats
-scenario 11 "3. The client cancels mid-call (Ctrl+C): CANCELLED reaches the backend" \
-  --target="$frontend" --cancel_after=150ms --steps=100 --step=10ms
-backend_stats
-scenario 14 "4. Too little budget left at the frontend: fail fast, backend not called" \
-  --target="$frontend" --deadline=12ms
-echo "   frontend stats: $("$bin/client/client" --stats --target="$frontend")"
-scenario 14 "5. THE ANTI-PATTERN (--propagation=off): the client gives up, the backend works on" \
-  --target="$frontend_off" --deadline=100ms --steps=25 --step=20ms
-backend_stats
-echo "   ...waiting for the abandoned work to finish:"
-sleep 0.6
-backend_stats
-echo "   (all 25 steps ran: ~400ms of work nobody was waiting for)"
+echo "starting servers:"
+start "backend A" "$bin/server/backend"
+backend_a="$address"
+start "backend B" "$bin/server/backend"
+backend_b="$address"
+start "backend C (10x slower)" "$bin/server/backend" --slowdown=10
+backend_c="$address"
+start "frontend" "$bin/server/frontend" --backend="$backend_a,$backend_b,$backend_c"
+frontend="$address"
+start "frontend, propagation off" "$bin/server/frontend" --backend="$backend_b" \
+  --propagation=off
+frontend_off="$address"
+
+headline "1. A generous deadline: OK, the budget shrinking hop by hop"
+run 0 --target="$frontend" --deadline=1s --steps=10 --step=20ms
+
+headline "2. A tight deadline: DEADLINE_EXCEEDED, explained, and the backend stops early"
+before="$(backends steps_done)"
+run 14 --target="$frontend" --deadline=100ms --steps=100 --step=10ms
+sleep 0.05
+done_steps=$(( $(backends steps_done) - before ))
+check "the backend stopped after $done_steps of 100 steps ($(( 100 - done_steps )) saved)" \
+  "[ $done_steps -lt 100 ]"
+
+headline "3. The client is interrupted (Ctrl+C) mid-call: CANCELLED reaches the backend"
+before="$(backends cancelled)"
+echo "   \$ client --target=$frontend --steps=100 --step=10ms   (SIGINT after 150ms)"
+"$bin/client/client" --target="$frontend" --steps=100 --step=10ms \
+  >"$work_dir/ctrl-c.out" 2>&1 &
+client_pid=$!
+sleep 0.15
+kill -INT "$client_pid"
+status=0
+wait "$client_pid" || status=$?
+sed 's/^/   /' "$work_dir/ctrl-c.out"
+check "client exited $status (CANCELLED)" "[ $status -eq 11 ]"
+sleep 0.05
+check "the backend counted the cancellation" \
+  "[ $(backends cancelled) -gt $before ]"
+
+headline "4. Too little budget left at the frontend: fail fast, no backend called"
+before="$(stat "$frontend" rejected)"
+run 14 --target="$frontend" --deadline=12ms
+check "the frontend rejected it at once" \
+  "[ $(stat "$frontend" rejected) -gt $before ]"
+
+headline "5. The dashboard: three panels, one on the slow backend, partial mode"
+run 0 --target="$frontend" --mode=fanout --panels=3x10x10ms --fanout=partial \
+  --deadline=300ms
+echo "   the same, all-or-nothing (errgroup): the slow panel fails the call"
+run 14 --target="$frontend" --mode=fanout --panels=3x10x10ms --fanout=all \
+  --deadline=300ms
+
+headline "6. A stream whose reader stops after 3 messages: the backend stops too"
+before="$(stat "$backend_a" cancelled)"
+run 0 --target="$backend_a" --mode=stream --steps=100 --step=10ms --max_messages=3
+sleep 0.05
+check "backend A counted the cancelled stream" \
+  "[ $(stat "$backend_a" cancelled) -gt $before ]"
+
+headline "7. THE ANTI-PATTERN (--propagation=off): the client gives up, the backend works on"
+before="$(stat "$backend_b" steps_done)"
+run 14 --target="$frontend_off" --deadline=100ms --steps=25 --step=20ms
+check "backend B is still working for nobody" \
+  "[ $(stat "$backend_b" in_flight) -eq 1 ]"
+for _ in $(seq 100); do
+  [ "$(stat "$backend_b" in_flight)" -eq 0 ] && break
+  sleep 0.05
+done
+wasted=$(( $(stat "$backend_b" steps_done) - before ))
+check "it finished all $wasted of 25 steps: ~$(( wasted * 20 - 100 ))ms of work after the client left" \
+  "[ $wasted -eq 25 ]"
 
 echo
 if [ "$failures" -eq 0 ]; then
   echo "demo: every scenario behaved as described"
 else
-  echo "demo: $failures scenario(s) did not behave as described"
+  echo "demo: $failures check(s) did not behave as described"
   exit 1
 fi

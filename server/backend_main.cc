@@ -19,6 +19,9 @@ ABSL_FLAG(absl::Duration, check_interval, absl::Microseconds(500),
 ABSL_FLAG(absl::Duration, backend_reserve, absl::Milliseconds(2),
           "stop work this long before the call's deadline, so the answer "
           "reaches the caller before its own timer fires (0 to 1s)");
+ABSL_FLAG(double, slowdown, 1.0,
+          "every step takes this many times its requested length (1 to "
+          "1000): a slow backend for the fan-out demo");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(1),
           "on SIGINT/SIGTERM, how long calls in flight may finish before "
           "they are cancelled");
@@ -41,6 +44,10 @@ int main(int argc, char** argv) {
   if (options.reserve < absl::ZeroDuration() ||
       options.reserve > absl::Seconds(1)) {
     deadline::ExitWithUsageError("--backend_reserve must be 0 to 1s");
+  }
+  options.slowdown = absl::GetFlag(FLAGS_slowdown);
+  if (!(options.slowdown >= 1.0 && options.slowdown <= 1000.0)) {
+    deadline::ExitWithUsageError("--slowdown must be 1 to 1000");
   }
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (grace < absl::ZeroDuration() || grace > absl::Minutes(5)) {

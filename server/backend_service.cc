@@ -51,6 +51,8 @@ grpc::Status BackendService::Run(grpc::ServerContext& context,
         absl::StrCat("backend: ", spec.status().message())));
   }
 
+  WorkSpec work = *spec;
+  work.step *= options_.slowdown;
   const absl::Time deadline = FromGrpcDeadline(context.deadline());
   const absl::Time start = clock_.Now();
   const absl::Duration budget = deadline - start;
@@ -62,7 +64,7 @@ grpc::Status BackendService::Run(grpc::ServerContext& context,
     // Watched only while the loop runs: never asked after the call ends.
     const auto watch =
         watcher_.Add([&context] { return context.IsCancelled(); }, cancel);
-    result = RunWork(*spec, stop_at, cancel, clock_, options_.check_interval,
+    result = RunWork(work, stop_at, cancel, clock_, options_.check_interval,
                      [&](int steps_done) {
                        const absl::Time now = clock_.Now();
                        return on_step(steps_done, now - start, deadline - now);

@@ -21,6 +21,9 @@ struct BackendOptions {
   // its explanation and steps done, reaches the caller before the caller's
   // own timer fires.
   absl::Duration reserve = absl::Milliseconds(2);
+  // Every step takes this many times its requested length: a way to run one
+  // slow backend among fast ones (the dashboard story). At least 1.
+  double slowdown = 1.0;
 };
 
 // deadline.v1.Backend on the synchronous API: each call runs RunWork() on a

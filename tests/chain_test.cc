@@ -324,6 +324,19 @@ TEST(ChainTest, FrontendShutdownDoesNotWaitForUnpropagatedWork) {
   EXPECT_TRUE(WaitUntil([&] { return backend.stats().cancelled == 1; }));
 }
 
+TEST(ChainTest, ASlowBackendStretchesEveryStep) {
+  BackendOptions slow;
+  slow.slowdown = 20;
+  TestBackend backend(slow);
+  TestFrontend frontend(backend.address());
+  // 5 x 2 ms asked for; 5 x 40 ms it takes.
+  const FetchOutcome outcome =
+      Fetch(frontend, Work(5, absl::Milliseconds(2)), absl::Seconds(5));
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_GE(outcome.elapsed, absl::Milliseconds(200));
+  EXPECT_EQ(outcome.reply.backend().steps_done(), 5);
+}
+
 TEST(ChainTest, StatsServiceReportsTheCounters) {
   TestBackend backend;
   TestFrontend frontend(backend.address());
