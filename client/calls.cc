@@ -11,8 +11,8 @@ using deadline::v1::FetchRequest;
 
 FetchCall::FetchCall(deadline::v1::Frontend::StubInterface& stub,
                      const FetchRequest& request, absl::Time deadline,
-                     Clock& clock)
-    : UnaryCall(request, deadline, clock) {
+                     absl::string_view request_id, Clock& clock)
+    : UnaryCall(request, deadline, request_id, clock) {
   Begin([&stub](grpc::ClientContext* context, const FetchRequest* request,
                 FetchReply* reply, std::function<void(grpc::Status)> done) {
     stub.async()->Fetch(context, request, reply, std::move(done));
@@ -21,8 +21,8 @@ FetchCall::FetchCall(deadline::v1::Frontend::StubInterface& stub,
 
 FetchAllCall::FetchAllCall(deadline::v1::Frontend::StubInterface& stub,
                            const FetchAllRequest& request, absl::Time deadline,
-                           Clock& clock)
-    : UnaryCall(request, deadline, clock) {
+                           absl::string_view request_id, Clock& clock)
+    : UnaryCall(request, deadline, request_id, clock) {
   Begin([&stub](grpc::ClientContext* context, const FetchAllRequest* request,
                 FetchAllReply* reply, std::function<void(grpc::Status)> done) {
     stub.async()->FetchAll(context, request, reply, std::move(done));

@@ -3,12 +3,16 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/functional/function_ref.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "common/clock.h"
 #include "common/time_util.h"
+#include "common/trace.h"
 #include "grpcpp/client_context.h"
 #include "proto/deadline.grpc.pb.h"
 
@@ -18,13 +22,18 @@ template <typename Reply>
 struct CallOutcome {
   grpc::Status status;
   Reply reply;
-  // From the start of the call to its completion, on the client.
+  // When the call started, and how long it took, on the client.
+  absl::Time start;
   absl::Duration elapsed;
+  // The x-request-id sent, and the hops' story sent back (if any was).
+  std::string request_id;
+  absl::optional<deadline::v1::BudgetTrace> trace;
 };
 
 // One unary call in flight through the async stub, with a deadline (the
-// C++ twin of calling with a ctx from context.WithDeadline) and Cancel()
-// (the WithCancel twin). Thread-safe; the destructor waits for completion.
+// C++ twin of calling with a ctx from context.WithDeadline), Cancel() (the
+// WithCancel twin) and an x-request-id (a new one unless given).
+// Thread-safe; the destructor waits for completion.
 template <typename Request, typename Reply>
 class UnaryCall {
  public:
@@ -54,17 +63,22 @@ class UnaryCall {
                              std::function<void(grpc::Status)>)>;
 
   // `deadline` is absolute; absl::InfiniteFuture() for none.
-  UnaryCall(const Request& request, absl::Time deadline, Clock& clock)
+  UnaryCall(const Request& request, absl::Time deadline,
+            absl::string_view request_id, Clock& clock)
       : clock_(clock), request_(request) {
     context_.set_deadline(ToGrpcDeadline(deadline));
+    outcome_.request_id =
+        request_id.empty() ? NewRequestId() : std::string(request_id);
+    context_.AddMetadata(kRequestIdKey, outcome_.request_id);
   }
 
   // Starts the call; subclasses call it once, from their constructor.
   void Begin(Start start) {
-    start_ = clock_.Now();
+    outcome_.start = clock_.Now();
     start(&context_, &request_, &outcome_.reply, [this](grpc::Status status) {
+      outcome_.elapsed = clock_.Now() - outcome_.start;
       outcome_.status = std::move(status);
-      outcome_.elapsed = clock_.Now() - start_;
+      outcome_.trace = TraceFrom(context_);
       done_.Notify();
     });
   }
@@ -73,7 +87,6 @@ class UnaryCall {
   Clock& clock_;
   grpc::ClientContext context_;
   const Request request_;
-  absl::Time start_;
   CallOutcome<Reply> outcome_;
   absl::Notification done_;
 };
@@ -87,7 +100,7 @@ class FetchCall final
  public:
   FetchCall(deadline::v1::Frontend::StubInterface& stub,
             const deadline::v1::FetchRequest& request, absl::Time deadline,
-            Clock& clock = RealClock());
+            absl::string_view request_id = "", Clock& clock = RealClock());
 };
 
 // Frontend.FetchAll, started by the constructor. `stub` must outlive the
@@ -97,7 +110,8 @@ class FetchAllCall final : public UnaryCall<deadline::v1::FetchAllRequest,
  public:
   FetchAllCall(deadline::v1::Frontend::StubInterface& stub,
                const deadline::v1::FetchAllRequest& request,
-               absl::Time deadline, Clock& clock = RealClock());
+               absl::Time deadline, absl::string_view request_id = "",
+               Clock& clock = RealClock());
 };
 
 // Backend.WorkStream, read on the calling thread. Cancel() may be called

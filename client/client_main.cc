@@ -1,18 +1,21 @@
 // The client: calls the frontend (or a backend's stream) with a deadline,
 // or cancels the call, and reports how it ended at each hop.
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/calls.h"
 #include "client/panels.h"
 #include "client/report.h"
+#include "client/timeline.h"
 #include "common/flags.h"
 #include "common/signals.h"
 #include "common/time_util.h"
@@ -43,6 +46,10 @@ ABSL_FLAG(std::string, fanout, "all",
 ABSL_FLAG(int, max_messages, 0,
           "stream: stop reading (and cancel) after this many messages; 0: "
           "read all");
+ABSL_FLAG(std::string, request_id, "",
+          "the x-request-id to send (default: a new random one)");
+ABSL_FLAG(std::string, timeline_svg, "",
+          "also draw the call's per-hop timeline into this SVG file");
 ABSL_FLAG(bool, stats, false,
           "instead of a call, print the Stats counters of the server at "
           "--target (frontend or backend)");
@@ -115,6 +122,29 @@ void CancelOnSignal(std::function<void()> cancel) {
 void AnnounceCancelAfter(absl::Duration after) {
   std::fprintf(stderr, "client: --cancel_after=%s reached, cancelling\n",
                absl::FormatDuration(after).c_str());
+}
+
+// Prints the per-hop timeline of a finished call, and draws it if asked.
+template <typename Outcome>
+void ShowTimeline(const Outcome& outcome, absl::Time deadline,
+                  absl::string_view title) {
+  deadline::ClientView view;
+  view.start = outcome.start;
+  view.elapsed = outcome.elapsed;
+  view.deadline = deadline;
+  view.code = absl::StatusCodeToString(
+      static_cast<absl::StatusCode>(outcome.status.error_code()));
+  view.request_id = outcome.request_id;
+  const deadline::Timeline timeline =
+      deadline::MakeTimeline(title, view, outcome.trace);
+  std::fputs(deadline::FormatTimeline(timeline).c_str(), stdout);
+  const std::string svg_path = absl::GetFlag(FLAGS_timeline_svg);
+  if (svg_path.empty()) return;
+  std::ofstream svg(svg_path);
+  svg << deadline::RenderSvg(timeline);
+  if (!svg) {
+    std::fprintf(stderr, "client: cannot write %s\n", svg_path.c_str());
+  }
 }
 
 // Waits for a unary call, cancelling it on a signal or after `cancel_after`.
@@ -191,21 +221,25 @@ int Run() {
   if (mode == "stream") return RunStream(channel, deadline, cancel_after);
 
   auto stub = deadline::v1::Frontend::NewStub(channel);
+  const std::string request_id = absl::GetFlag(FLAGS_request_id);
   if (mode == "unary") {
     deadline::v1::FetchRequest request;
     *request.mutable_work() = WorkFromFlags();
-    const auto& outcome =
-        Await(std::make_shared<deadline::FetchCall>(*stub, request, deadline),
-              cancel_after);
+    const auto& outcome = Await(std::make_shared<deadline::FetchCall>(
+                                    *stub, request, deadline, request_id),
+                                cancel_after);
     std::fputs(deadline::FormatOutcome(outcome, deadline - now).c_str(),
                stdout);
+    ShowTimeline(outcome, deadline, "Frontend.Fetch");
     return deadline::ExitCodeFor(outcome.status.error_code());
   }
   if (mode == "fanout") {
-    const auto& outcome = Await(std::make_shared<deadline::FetchAllCall>(
-                                    *stub, FanOutFromFlags(), deadline),
-                                cancel_after);
+    const auto& outcome =
+        Await(std::make_shared<deadline::FetchAllCall>(*stub, FanOutFromFlags(),
+                                                       deadline, request_id),
+              cancel_after);
     std::fputs(deadline::FormatFanOut(outcome, deadline - now).c_str(), stdout);
+    ShowTimeline(outcome, deadline, "Frontend.FetchAll");
     return deadline::ExitCodeFor(outcome.status.error_code());
   }
   ExitWithUsageError("--mode must be unary, stream or fanout");

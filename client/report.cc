@@ -41,9 +41,7 @@ std::string FrontendBudgets(const Reply& reply) {
 std::string FormatOutcome(const FetchOutcome& outcome,
                           absl::Duration client_budget) {
   std::string text = Header(outcome.status, outcome.elapsed, client_budget);
-  if (!outcome.status.ok()) {
-    return absl::StrCat(text, " (each hop's budget is in the message)\n");
-  }
+  if (!outcome.status.ok()) return absl::StrCat(text, "\n");
   const deadline::v1::WorkReply& backend = outcome.reply.backend();
   return absl::StrCat(
       text, FrontendBudgets(outcome.reply), " -> backend ",
@@ -54,9 +52,7 @@ std::string FormatOutcome(const FetchOutcome& outcome,
 std::string FormatFanOut(const FetchAllOutcome& outcome,
                          absl::Duration client_budget) {
   std::string text = Header(outcome.status, outcome.elapsed, client_budget);
-  if (!outcome.status.ok()) {
-    return absl::StrCat(text, " (each hop's budget is in the message)\n");
-  }
+  if (!outcome.status.ok()) return absl::StrCat(text, "\n");
   absl::StrAppend(&text, FrontendBudgets(outcome.reply), "\n");
   for (const deadline::v1::PanelResult& panel : outcome.reply.panels()) {
     absl::StrAppend(

@@ -40,6 +40,23 @@ void ToProtoDuration(absl::Duration d, google::protobuf::Duration* proto) {
   proto->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
 }
 
+void ToProtoTime(absl::Time t, google::protobuf::Timestamp* proto) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  int64_t seconds = micros / 1'000'000;
+  int64_t rest = micros % 1'000'000;
+  if (rest < 0) {
+    rest += 1'000'000;
+    --seconds;
+  }
+  proto->set_seconds(seconds);
+  proto->set_nanos(static_cast<int32_t>(rest * 1000));
+}
+
+absl::Time FromProtoTime(const google::protobuf::Timestamp& proto) {
+  return absl::FromUnixSeconds(proto.seconds()) +
+         absl::Nanoseconds(proto.nanos());
+}
+
 std::string FormatBudget(absl::Duration d) {
   if (d == absl::InfiniteDuration()) return "no deadline";
   return absl::FormatDuration(absl::Trunc(d, absl::Microseconds(100)));

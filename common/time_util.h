@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace deadline {
 
@@ -24,6 +25,10 @@ absl::StatusOr<absl::Duration> FromProtoDuration(
 
 // Writes `d` (finite) to `proto`.
 void ToProtoDuration(absl::Duration d, google::protobuf::Duration* proto);
+
+// absl::Time <-> google.protobuf.Timestamp (finite times only).
+void ToProtoTime(absl::Time t, google::protobuf::Timestamp* proto);
+absl::Time FromProtoTime(const google::protobuf::Timestamp& proto);
 
 // A budget for people: "289.6ms", "1.5s", "-2ms", or "no deadline" for
 // InfiniteDuration(). Rounded to 0.1 ms.

@@ -51,6 +51,16 @@ TEST(ProtoDurationTest, MalformedIsInvalidArgumentNamingTheField) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ProtoTimeTest, RoundTripsToTheMicrosecond) {
+  for (absl::Time t : {absl::FromUnixMicros(1'700'000'000'123'456),
+                       absl::FromUnixMicros(-1'500'000)}) {
+    google::protobuf::Timestamp proto;
+    ToProtoTime(t, &proto);
+    EXPECT_GE(proto.nanos(), 0);
+    EXPECT_EQ(FromProtoTime(proto), t);
+  }
+}
+
 TEST(FormatBudgetTest, ReadableAndRounded) {
   EXPECT_EQ(FormatBudget(absl::Microseconds(289'649)), "289.6ms");
   EXPECT_EQ(FormatBudget(absl::Milliseconds(1500)), "1.5s");

@@ -10,6 +10,7 @@ packages=(
   libprotobuf-dev protobuf-compiler      # Protobuf 3.21 and protoc
   libabsl-dev                            # Abseil 20220623
   libgtest-dev libgmock-dev              # GoogleTest 1.12
+  librsvg2-bin                           # rsvg-convert: the SVG timeline test
 )
 
 missing=()

@@ -9,6 +9,7 @@
 #include "common/flags.h"
 #include "common/signals.h"
 #include "server/backend_service.h"
+#include "server/call_log.h"
 #include "server/server_runner.h"
 #include "server/stats_service.h"
 
@@ -22,6 +23,11 @@ ABSL_FLAG(absl::Duration, backend_reserve, absl::Milliseconds(2),
 ABSL_FLAG(double, slowdown, 1.0,
           "every step takes this many times its requested length (1 to "
           "1000): a slow backend for the fan-out demo");
+ABSL_FLAG(std::string, log, "errors",
+          "one line per call on stderr: all, errors (calls not OK) or none");
+ABSL_FLAG(absl::Duration, shutdown_drain, absl::Milliseconds(200),
+          "on SIGINT/SIGTERM, how long health reports NOT_SERVING while "
+          "calls are still accepted, so load balancers move away (0 to 1m)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(1),
           "on SIGINT/SIGTERM, how long calls in flight may finish before "
           "they are cancelled");
@@ -49,6 +55,14 @@ int main(int argc, char** argv) {
   if (!(options.slowdown >= 1.0 && options.slowdown <= 1000.0)) {
     deadline::ExitWithUsageError("--slowdown must be 1 to 1000");
   }
+  const absl::StatusOr<deadline::LogMode> log =
+      deadline::ParseLogMode(absl::GetFlag(FLAGS_log));
+  if (!log.ok()) deadline::ExitWithUsageError(log.status().message());
+  options.log = *log;
+  const absl::Duration drain = absl::GetFlag(FLAGS_shutdown_drain);
+  if (drain < absl::ZeroDuration() || drain > absl::Minutes(1)) {
+    deadline::ExitWithUsageError("--shutdown_drain must be 0 to 1m");
+  }
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (grace < absl::ZeroDuration() || grace > absl::Minutes(5)) {
     deadline::ExitWithUsageError("--shutdown_grace must be 0 to 5m");
@@ -67,6 +81,6 @@ int main(int argc, char** argv) {
 
   const int signal = deadline::WaitForTerminationSignal();
   std::fprintf(stderr, "backend: signal %d, shutting down\n", signal);
-  deadline::StopServer(*running->server, grace);
+  deadline::StopServer(*running->server, drain, grace);
   return 0;
 }

@@ -3,9 +3,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "common/metadata.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
+#include "common/trace.h"
 #include "server/work_loop.h"
 
 namespace deadline {
@@ -17,14 +17,14 @@ using deadline::v1::WorkRequest;
 grpc::Status BackendService::Work(grpc::ServerContext* context,
                                   const WorkRequest* request,
                                   WorkReply* reply) {
-  return Run(*context, *request, reply,
+  return Run("Work", *context, *request, reply,
              [](int, absl::Duration, absl::Duration) { return true; });
 }
 
 grpc::Status BackendService::WorkStream(
     grpc::ServerContext* context, const WorkRequest* request,
     grpc::ServerWriter<WorkProgress>* writer) {
-  return Run(*context, *request, nullptr,
+  return Run("WorkStream", *context, *request, nullptr,
              [writer](int steps_done, absl::Duration elapsed,
                       absl::Duration time_left) {
                WorkProgress progress;
@@ -39,23 +39,52 @@ grpc::Status BackendService::WorkStream(
              });
 }
 
-grpc::Status BackendService::Run(grpc::ServerContext& context,
+grpc::Status BackendService::Run(absl::string_view method,
+                                 grpc::ServerContext& context,
                                  const WorkRequest& request, WorkReply* reply,
                                  Progress on_step) {
   CallStats::Call call(stats_);
+  const absl::Time start = clock_.Now();
+  const absl::Time deadline = FromGrpcDeadline(context.deadline());
+  const absl::Duration budget = deadline - start;
+
+  deadline::v1::BudgetTrace trace;
+  trace.set_request_id(RequestIdOf(context));
+  deadline::v1::HopTrace& hop = *trace.add_hops();
+  hop = NewHop("backend");
+  ToProtoTime(start, hop.mutable_arrived_at());
+  if (deadline != absl::InfiniteFuture()) {
+    ToProtoTime(deadline, hop.mutable_deadline());
+    ToProtoDuration(budget, hop.mutable_budget_at_arrival());
+  }
+  hop.set_steps_requested(request.steps());
+
+  // Every way out: trace, log and count the outcome.
+  const auto finish = [&](const absl::Status& status, Outcome outcome,
+                          absl::string_view stop, const WorkResult& result) {
+    hop.set_steps_done(result.steps_done);
+    hop.set_code(absl::StatusCodeToString(status.code()));
+    hop.set_stop(std::string(stop));
+    ToProtoTime(clock_.Now(), hop.mutable_finished_at());
+    if (outcome == Outcome::kCancelled) {
+      ToProtoTime(result.finished, hop.mutable_noticed_cancel_at());
+    }
+    AttachTrace(context, trace);
+    LogCall(options_.log, method, trace, hop, result.stop_latency);
+    call.End(outcome, result.steps_done, result.stop_latency);
+    return ToGrpcStatus(status);
+  };
+
   const absl::StatusOr<WorkSpec> spec =
       ParseWorkRequest(request, options_.limits);
   if (!spec.ok()) {
-    call.End(Outcome::kInvalid);
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("backend: ", spec.status().message())));
+    return finish(absl::InvalidArgumentError(
+                      absl::StrCat("backend: ", spec.status().message())),
+                  Outcome::kInvalid, "invalid request", WorkResult{});
   }
-
   WorkSpec work = *spec;
   work.step *= options_.slowdown;
-  const absl::Time deadline = FromGrpcDeadline(context.deadline());
-  const absl::Time start = clock_.Now();
-  const absl::Duration budget = deadline - start;
+
   const absl::Time stop_at = deadline - options_.reserve;
   CancelSignal cancel;
   if (context.IsCancelled()) cancel.Cancel(start);
@@ -70,7 +99,6 @@ grpc::Status BackendService::Run(grpc::ServerContext& context,
                        return on_step(steps_done, now - start, deadline - now);
                      });
   }
-  context.AddTrailingMetadata(kStepsDoneKey, std::to_string(result.steps_done));
   if (reply != nullptr) {
     reply->set_steps_done(result.steps_done);
     if (deadline != absl::InfiniteFuture()) {
@@ -89,20 +117,18 @@ grpc::Status BackendService::Run(grpc::ServerContext& context,
       result.steps_done, "/", spec->steps, " steps");
   switch (reason) {
     case StopReason::kCompleted:
-      call.End(Outcome::kOk, result.steps_done);
-      return grpc::Status::OK;
+      return finish(absl::OkStatus(), Outcome::kOk, "done", result);
     case StopReason::kDeadline:
-      call.End(Outcome::kDeadlineExceeded, result.steps_done,
-               result.stop_latency);
-      return ToGrpcStatus(absl::DeadlineExceededError(
-          absl::StrCat(progress, " at its deadline")));
+      return finish(absl::DeadlineExceededError(
+                        absl::StrCat(progress, " at its deadline")),
+                    Outcome::kDeadlineExceeded, "at its deadline", result);
     case StopReason::kCancelled:
     case StopReason::kAborted:
       break;
   }
-  call.End(Outcome::kCancelled, result.steps_done, result.stop_latency);
-  return ToGrpcStatus(
-      absl::CancelledError(absl::StrCat(progress, ": the caller cancelled")));
+  return finish(
+      absl::CancelledError(absl::StrCat(progress, ": the caller cancelled")),
+      Outcome::kCancelled, "the caller cancelled", result);
 }
 
 }  // namespace deadline

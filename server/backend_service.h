@@ -5,6 +5,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "proto/deadline.grpc.pb.h"
+#include "server/call_log.h"
 #include "server/call_stats.h"
 #include "server/cancellation_watcher.h"
 #include "server/work_request.h"
@@ -24,6 +25,8 @@ struct BackendOptions {
   // Every step takes this many times its requested length: a way to run one
   // slow backend among fast ones (the dashboard story). At least 1.
   double slowdown = 1.0;
+  // Which calls get a log line on stderr.
+  LogMode log = LogMode::kErrors;
 };
 
 // deadline.v1.Backend on the synchronous API: each call runs RunWork() on a
@@ -63,9 +66,9 @@ class BackendService final : public deadline::v1::Backend::Service {
   using Progress = absl::FunctionRef<bool(
       int steps_done, absl::Duration elapsed, absl::Duration time_left)>;
 
-  // One call of either method: validates, runs the loop, counts the outcome
-  // and says how it ended. Fills `reply` when given.
-  grpc::Status Run(grpc::ServerContext& context,
+  // One call of either method: validates, runs the loop, counts, traces and
+  // logs the outcome and says how it ended. Fills `reply` when given.
+  grpc::Status Run(absl::string_view method, grpc::ServerContext& context,
                    const deadline::v1::WorkRequest& request,
                    deadline::v1::WorkReply* reply, Progress on_step);
 

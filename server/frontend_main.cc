@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/flags.h"
 #include "common/signals.h"
+#include "server/call_log.h"
 #include "server/frontend_service.h"
 #include "server/server_runner.h"
 #include "server/stats_service.h"
@@ -34,6 +35,11 @@ ABSL_FLAG(std::string, propagation, "on",
           "on: the backend call inherits the caller's deadline and "
           "cancellation; off: THE ANTI-PATTERN, a fresh context that drops "
           "both");
+ABSL_FLAG(std::string, log, "errors",
+          "one line per call on stderr: all, errors (calls not OK) or none");
+ABSL_FLAG(absl::Duration, shutdown_drain, absl::Milliseconds(200),
+          "on SIGINT/SIGTERM, how long health reports NOT_SERVING while "
+          "calls are still accepted, so load balancers move away (0 to 1m)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(1),
           "on SIGINT/SIGTERM, how long calls in flight may finish before "
           "they are cancelled");
@@ -61,6 +67,14 @@ int main(int argc, char** argv) {
     deadline::ExitWithUsageError("--propagation must be on or off");
   }
   options.propagate = propagation == "on";
+  const absl::StatusOr<deadline::LogMode> log =
+      deadline::ParseLogMode(absl::GetFlag(FLAGS_log));
+  if (!log.ok()) deadline::ExitWithUsageError(log.status().message());
+  options.log = *log;
+  const absl::Duration drain = absl::GetFlag(FLAGS_shutdown_drain);
+  if (drain < absl::ZeroDuration() || drain > absl::Minutes(1)) {
+    deadline::ExitWithUsageError("--shutdown_drain must be 0 to 1m");
+  }
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (grace < absl::ZeroDuration() || grace > absl::Minutes(5)) {
     deadline::ExitWithUsageError("--shutdown_grace must be 0 to 5m");
@@ -84,6 +98,6 @@ int main(int argc, char** argv) {
   const int signal = deadline::WaitForTerminationSignal();
   std::fprintf(stderr, "frontend: signal %d, shutting down\n", signal);
   frontend.BeginShutdown();
-  deadline::StopServer(*running->server, grace);
+  deadline::StopServer(*running->server, drain, grace);
   return 0;
 }

@@ -5,12 +5,11 @@
 #include <utility>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
-#include "common/metadata.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
+#include "common/trace.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -23,6 +22,7 @@ using deadline::v1::FetchAllReply;
 using deadline::v1::FetchAllRequest;
 using deadline::v1::FetchReply;
 using deadline::v1::FetchRequest;
+using deadline::v1::HopTrace;
 
 // The backend's own message, or what the frontend's side of the call saw
 // when the backend did not answer (its deadline fired here first, or the
@@ -33,18 +33,8 @@ std::string BackendMessage(const grpc::Status& status) {
   return absl::StrCat("backend call: ", message);
 }
 
-// The steps a finished backend call reported in its trailing metadata (a
-// failed call has no reply message to carry them), or 0.
-int StepsDone(const grpc::ClientContext& context) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  const auto it = trailers.find(kStepsDoneKey);
-  int steps = 0;
-  if (it == trailers.end() ||
-      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
-                        &steps)) {
-    return 0;
-  }
-  return steps;
+std::string CodeName(absl::StatusCode code) {
+  return absl::StatusCodeToString(code);
 }
 
 }  // namespace
@@ -57,59 +47,186 @@ std::shared_ptr<grpc::Channel> CreateBackendChannel(const std::string& target) {
                                    args);
 }
 
-// One Fetch call. Lives until OnDone(). It finishes only from the backend
-// call's completion callback (or before starting that call), so the backend
-// ClientContext, which is derived from this call's context, never outlives
-// the call it derives from.
-class FrontendService::FetchReactor final : public grpc::ServerUnaryReactor {
+// What Fetch and FetchAll share: the caller's context and budget, the
+// request id, the trace, the stats, and the one way out (End). A reactor
+// lives until OnDone(). It finishes only from a backend call's completion
+// callback, or before starting any, so no backend ClientContext, derived
+// from the caller's context, outlives the call it derives from.
+class FrontendService::Reactor : public grpc::ServerUnaryReactor {
  public:
-  FetchReactor(FrontendService& service, grpc::CallbackServerContext& context,
-               const FetchRequest& request, FetchReply* reply)
-      : service_(service), call_(service.stats_), reply_(*reply) {
-    Start(context, request);
+  Reactor(FrontendService& service, grpc::CallbackServerContext& caller,
+          absl::string_view method)
+      : service_(service),
+        caller_(caller),
+        method_(method),
+        call_(service.stats_) {
+    trace_.set_request_id(RequestIdOf(caller));
+    HopTrace& hop = *trace_.add_hops();
+    hop = NewHop("frontend");
+    ToProtoTime(service.clock_.Now(), hop.mutable_arrived_at());
   }
 
-  void OnCancel() override {
-    // With propagation, gRPC itself cancels the backend call: nothing to do
-    // but note the moment. Without it, the backend call runs on.
+  void OnCancel() final {
+    // With propagation, gRPC itself cancels the backend calls: nothing to do
+    // but note the moment. Without it, the backend calls run on.
     absl::MutexLock lock(&mu_);
     caller_gone_at_ = service_.clock_.Now();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() final { delete this; }
+
+ protected:
+  HopTrace& hop() { return *trace_.mutable_hops(0); }
+
+  // Plans the budget from the caller's deadline. On fail-fast, ends the call
+  // with DEADLINE_EXCEEDED and returns false.
+  bool PlanBudget() {
+    const absl::Time deadline = FromGrpcDeadline(caller_.deadline());
+    budget_ = service_.policy_.Plan(deadline);
+    if (deadline != absl::InfiniteFuture()) {
+      ToProtoTime(deadline, hop().mutable_deadline());
+      ToProtoDuration(budget_.at_arrival, hop().mutable_budget_at_arrival());
+    }
+    if (budget_.fail_fast) {
+      const std::string why = service_.policy_.ExplainFailFast(budget_);
+      End(absl::DeadlineExceededError(
+              absl::StrCat("frontend: ", why, "; backend not called")),
+          Outcome::kRejected, absl::StrCat("fail fast: ", why));
+      return false;
+    }
+    if (service_.options_.propagate) {
+      ToProtoDuration(budget_.forwarded, hop().mutable_forwarded());
+    }
+    return true;
+  }
+
+  // A context for one backend call, carrying the request id.
+  std::unique_ptr<grpc::ClientContext> NewBackendContext() {
+    auto context = service_.NewBackendContext(caller_, budget_);
+    context->AddMetadata(kRequestIdKey, trace_.request_id());
+    return context;
+  }
+
+  // Adds the backend call's hop to the trace: what the backend sent back,
+  // or, when it did not answer, what this side saw of the call since it
+  // sent it at `sent_at`.
+  HopTrace& AddBackendHop(const grpc::ClientContext& context,
+                          const grpc::Status& status, absl::string_view target,
+                          int panel, int steps_requested, absl::Time sent_at) {
+    HopTrace& backend = *trace_.add_hops();
+    absl::optional<deadline::v1::BudgetTrace> answer = TraceFrom(context);
+    if (answer.has_value() && answer->hops_size() > 0) {
+      backend = answer->hops(0);
+    } else {
+      backend = NewHop("backend");
+      ToProtoTime(sent_at, backend.mutable_arrived_at());
+      ToProtoTime(service_.clock_.Now(), backend.mutable_finished_at());
+      if (service_.options_.propagate) {
+        ToProtoTime(budget_.forward_deadline, backend.mutable_deadline());
+      }
+      backend.set_steps_requested(steps_requested);
+      backend.set_code(
+          CodeName(static_cast<absl::StatusCode>(status.error_code())));
+      backend.set_stop(absl::StrCat("no answer: ", status.error_message()));
+    }
+    backend.set_address(std::string(target));
+    backend.set_panel(panel);
+    return backend;
+  }
+
+  // The moment the caller was seen to go (OnCancel may run after the
+  // backend calls, cancelled by gRPC, have completed).
+  absl::optional<absl::Time> CallerGoneAt() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (caller_gone_at_.has_value()) return caller_gone_at_;
+    }
+    if (caller_.IsCancelled()) return service_.clock_.Now();
+    return absl::nullopt;
+  }
+
+  // "frontend: 300ms at arrival, forwarded 290ms".
+  std::string Summary() const { return service_.HopSummary(budget_); }
+
+  // The way out: completes the trace, sends it, logs, counts and finishes.
+  void End(const absl::Status& status, Outcome outcome, absl::string_view stop,
+           absl::Duration stop_latency = absl::ZeroDuration()) {
+    // A backend that answered before its deadline let go early, not late.
+    stop_latency = std::max(stop_latency, absl::ZeroDuration());
+    int64_t steps = 0;
+    int64_t requested = 0;
+    for (int i = 1; i < trace_.hops_size(); ++i) {
+      steps += trace_.hops(i).steps_done();
+      requested += trace_.hops(i).steps_requested();
+    }
+    HopTrace& frontend = hop();
+    frontend.set_steps_done(static_cast<int32_t>(steps));
+    if (requested > 0) {
+      frontend.set_steps_requested(static_cast<int32_t>(requested));
+    }
+    frontend.set_code(CodeName(status.code()));
+    frontend.set_stop(std::string(stop));
+    ToProtoTime(service_.clock_.Now(), frontend.mutable_finished_at());
+    {
+      absl::MutexLock lock(&mu_);
+      if (caller_gone_at_.has_value()) {
+        ToProtoTime(*caller_gone_at_, frontend.mutable_noticed_cancel_at());
+      }
+    }
+    AttachTrace(caller_, trace_);
+    LogCall(service_.options_.log, method_, trace_, frontend, stop_latency);
+    call_.End(outcome, steps, stop_latency);
+    Finish(ToGrpcStatus(status));
+  }
+
+  FrontendService& service_;
+  grpc::CallbackServerContext& caller_;
+  Budget budget_;
 
  private:
-  void Start(grpc::CallbackServerContext& context,
-             const FetchRequest& request) {
+  const std::string method_;
+  CallStats::Call call_;
+  deadline::v1::BudgetTrace trace_;
+
+  absl::Mutex mu_;
+  absl::optional<absl::Time> caller_gone_at_ ABSL_GUARDED_BY(mu_);
+};
+
+// One Fetch call: one backend call, on the backends in turn.
+class FrontendService::FetchReactor final : public Reactor {
+ public:
+  FetchReactor(FrontendService& service, grpc::CallbackServerContext& caller,
+               const FetchRequest& request, FetchReply* reply)
+      : Reactor(service, caller, "Fetch"), reply_(*reply) {
+    Start(request);
+  }
+
+ private:
+  void Start(const FetchRequest& request) {
+    hop().set_steps_requested(request.work().steps());
     const absl::StatusOr<WorkSpec> spec =
         ParseWorkRequest(request.work(), service_.options_.limits, "work.");
     if (!spec.ok()) {
       End(absl::InvalidArgumentError(
               absl::StrCat("frontend: ", spec.status().message())),
-          Outcome::kInvalid);
+          Outcome::kInvalid, "invalid request");
       return;
     }
-
-    budget_ = service_.policy_.Plan(FromGrpcDeadline(context.deadline()));
+    if (!PlanBudget()) return;
     if (budget_.at_arrival != absl::InfiniteDuration()) {
       ToProtoDuration(budget_.at_arrival, reply_.mutable_budget_at_start());
-    }
-    if (budget_.fail_fast) {
-      End(absl::DeadlineExceededError(absl::StrCat(
-              "frontend: ", service_.policy_.ExplainFailFast(budget_),
-              "; backend not called")),
-          Outcome::kRejected);
-      return;
     }
     if (service_.options_.propagate) {
       ToProtoDuration(budget_.forwarded, reply_.mutable_budget_forwarded());
     }
 
-    backend_context_ = service_.NewBackendContext(context, budget_);
-    const Backend& backend =
-        service_
-            .backends_[service_.next_backend_++ % service_.backends_.size()];
-    backend.stub->async()->Work(
+    backend_context_ = NewBackendContext();
+    backend_ =
+        &service_
+             .backends_[service_.next_backend_++ % service_.backends_.size()];
+    steps_requested_ = spec->steps;
+    sent_at_ = service_.clock_.Now();
+    backend_->stub->async()->Work(
         backend_context_.get(), &request.work(), reply_.mutable_backend(),
         [this](grpc::Status status) { OnBackendDone(status); });
   }
@@ -118,71 +235,48 @@ class FrontendService::FetchReactor final : public grpc::ServerUnaryReactor {
   void OnBackendDone(const grpc::Status& status) {
     const absl::Time now = service_.clock_.Now();
     service_.ReleaseBackendContext(*backend_context_);
-    const int64_t steps = StepsDone(*backend_context_);
+    AddBackendHop(*backend_context_, status, backend_->target, -1,
+                  steps_requested_, sent_at_);
     if (status.ok()) {
-      End(absl::OkStatus(), Outcome::kOk, steps);
+      End(absl::OkStatus(), Outcome::kOk, "done");
       return;
     }
-
     absl::Duration stop_latency = absl::ZeroDuration();
-    {
-      absl::MutexLock lock(&mu_);
-      if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-        stop_latency = now - budget_.forward_deadline;
-      } else if (caller_gone_at_.has_value()) {
-        stop_latency = now - *caller_gone_at_;
-      }
+    if (const auto gone = CallerGoneAt(); gone.has_value()) {
+      stop_latency = now - *gone;
+    } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      stop_latency = now - budget_.forward_deadline;
     }
     const absl::Status backend_status = FromGrpcStatus(status);
     End(absl::Status(backend_status.code(),
-                     absl::StrCat(service_.HopSummary(budget_), "; ",
-                                  BackendMessage(status))),
-        OutcomeOf(backend_status.code()), steps,
-        std::max(stop_latency, absl::ZeroDuration()));
+                     absl::StrCat(Summary(), "; ", BackendMessage(status))),
+        OutcomeOf(backend_status.code()),
+        absl::StrCat("backend failed: ", CodeName(backend_status.code())),
+        stop_latency);
   }
 
-  void End(const absl::Status& status, Outcome outcome, int64_t steps = 0,
-           absl::Duration stop_latency = absl::ZeroDuration()) {
-    call_.End(outcome, steps, stop_latency);
-    Finish(ToGrpcStatus(status));
-  }
-
-  FrontendService& service_;
-  CallStats::Call call_;
   FetchReply& reply_;
-  Budget budget_;
+  const Backend* backend_ = nullptr;
   std::unique_ptr<grpc::ClientContext> backend_context_;
-
-  absl::Mutex mu_;
-  absl::optional<absl::Time> caller_gone_at_ ABSL_GUARDED_BY(mu_);
+  int steps_requested_ = 0;
+  absl::Time sent_at_;
 };
 
 // One FetchAll call: a backend call per panel, all started at once through
 // the async stub, bookkept by a FanOutGroup. Finishes from the last panel's
-// completion callback, so no panel's context outlives the call. Lives until
-// OnDone().
-class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
+// completion callback.
+class FrontendService::FetchAllReactor final : public Reactor {
  public:
-  FetchAllReactor(FrontendService& service,
-                  grpc::CallbackServerContext& context,
+  FetchAllReactor(FrontendService& service, grpc::CallbackServerContext& caller,
                   const FetchAllRequest& request, FetchAllReply* reply)
-      : service_(service),
-        caller_(context),
-        call_(service.stats_),
+      : Reactor(service, caller, "FetchAll"),
         reply_(*reply),
         group_(request.panels_size(),
                request.mode() == deadline::v1::FAN_OUT_MODE_PARTIAL
                    ? FanOutPolicy::kPartial
                    : FanOutPolicy::kAllOrNothing) {
-    Start(context, request);
+    Start(request);
   }
-
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    caller_gone_at_ = service_.clock_.Now();
-  }
-
-  void OnDone() override { delete this; }
 
  private:
   absl::Status Validate(const FetchAllRequest& request) const {
@@ -208,29 +302,21 @@ class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
     return absl::OkStatus();
   }
 
-  void Start(grpc::CallbackServerContext& context,
-             const FetchAllRequest& request) {
+  void Start(const FetchAllRequest& request) {
     if (absl::Status valid = Validate(request); !valid.ok()) {
-      End(valid, Outcome::kInvalid);
+      End(valid, Outcome::kInvalid, "invalid request");
       return;
     }
-    budget_ = service_.policy_.Plan(FromGrpcDeadline(context.deadline()));
+    if (!PlanBudget()) return;
     if (budget_.at_arrival != absl::InfiniteDuration()) {
       ToProtoDuration(budget_.at_arrival, reply_.mutable_budget_at_start());
-    }
-    if (budget_.fail_fast) {
-      End(absl::DeadlineExceededError(absl::StrCat(
-              "frontend: ", service_.policy_.ExplainFailFast(budget_),
-              "; no panel started")),
-          Outcome::kRejected);
-      return;
     }
     if (service_.options_.propagate) {
       ToProtoDuration(budget_.forwarded, reply_.mutable_budget_forwarded());
     }
     const int n = request.panels_size();
     if (n == 0) {
-      End(absl::OkStatus(), Outcome::kOk);
+      End(absl::OkStatus(), Outcome::kOk, "done: no panels");
       return;
     }
 
@@ -239,20 +325,24 @@ class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
     // below has started them all; cancelling a call not yet started is safe.
     contexts_.reserve(n);
     for (int i = 0; i < n; ++i) {
-      contexts_.push_back(service_.NewBackendContext(context, budget_));
+      contexts_.push_back(NewBackendContext());
       deadline::v1::PanelResult& panel = *reply_.add_panels();
       panel.set_index(i);
       panel.set_backend(Panel(i).target);
+      panel.mutable_reply();
       if (service_.options_.propagate) {
         ToProtoDuration(budget_.forwarded, panel.mutable_budget_forwarded());
       }
+      statuses_.emplace_back();
+      steps_requested_.push_back(request.panels(i).steps());
     }
     start_ = service_.clock_.Now();
     for (int i = 0; i < n; ++i) {
-      Panel(i).stub->async()->Work(
-          contexts_[i].get(), &request.panels(i),
-          reply_.mutable_panels(i)->mutable_reply(),
-          [this, i](grpc::Status status) { OnPanelDone(i, status); });
+      Panel(i).stub->async()->Work(contexts_[i].get(), &request.panels(i),
+                                   reply_.mutable_panels(i)->mutable_reply(),
+                                   [this, i](grpc::Status status) {
+                                     OnPanelDone(i, std::move(status));
+                                   });
     }
   }
 
@@ -261,16 +351,22 @@ class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
   }
 
   // Runs on a gRPC thread; never blocks (TryCancel does not wait).
-  void OnPanelDone(int i, const grpc::Status& status) {
+  void OnPanelDone(int i, grpc::Status status) {
     const absl::Time now = service_.clock_.Now();
     service_.ReleaseBackendContext(*contexts_[i]);
     deadline::v1::PanelResult& panel = *reply_.mutable_panels(i);
     panel.set_code(status.error_code());
-    panel.mutable_reply()->set_steps_done(StepsDone(*contexts_[i]));
     if (!status.ok()) panel.set_message(BackendMessage(status));
     ToProtoDuration(now - start_, panel.mutable_elapsed());
+    // A failed call has no reply: its steps come with the backend's trace.
+    const absl::optional<deadline::v1::BudgetTrace> answer =
+        TraceFrom(*contexts_[i]);
+    if (answer.has_value() && answer->hops_size() > 0) {
+      panel.mutable_reply()->set_steps_done(answer->hops(0).steps_done());
+    }
+    statuses_[i] = std::move(status);
 
-    if (group_.Record(i, FromGrpcStatus(status))) {
+    if (group_.Record(i, FromGrpcStatus(statuses_[i]))) {
       for (int j = 0; j < static_cast<int>(contexts_.size()); ++j) {
         if (j != i) contexts_[j]->TryCancel();
       }
@@ -281,74 +377,52 @@ class FrontendService::FetchAllReactor final : public grpc::ServerUnaryReactor {
   }
 
   void Conclude(absl::Time now) {
-    int64_t steps = 0;
     bool any_deadline = false;
-    for (const deadline::v1::PanelResult& panel : reply_.panels()) {
-      steps += panel.reply().steps_done();
-      any_deadline |= panel.code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    for (int i = 0; i < reply_.panels_size(); ++i) {
+      AddBackendHop(*contexts_[i], statuses_[i], Panel(i).target, i,
+                    steps_requested_[i], start_);
+      any_deadline |=
+          statuses_[i].error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
     }
-    absl::Duration stop_latency = absl::ZeroDuration();
-    bool caller_gone = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (caller_gone_at_.has_value()) {
-        caller_gone = true;
-        stop_latency = now - *caller_gone_at_;
-      } else if (caller_.IsCancelled()) {
-        // Cancelled, but OnCancel has not run yet: gRPC may cancel the
-        // propagated panels (and so get here) first.
-        caller_gone = true;
-      } else if (any_deadline) {
-        stop_latency = now - budget_.forward_deadline;
-      }
-    }
-    stop_latency = std::max(stop_latency, absl::ZeroDuration());
-
-    if (caller_gone) {
+    if (const auto gone = CallerGoneAt(); gone.has_value()) {
       // Nobody will read the answer; count the call for what it was.
       const bool expired = now >= budget_.forward_deadline;
       End(absl::Status(expired ? absl::StatusCode::kDeadlineExceeded
                                : absl::StatusCode::kCancelled,
-                       absl::StrCat(service_.HopSummary(budget_),
+                       absl::StrCat(Summary(),
                                     "; the caller went away, every panel "
                                     "was stopped")),
-          expired ? Outcome::kDeadlineExceeded : Outcome::kCancelled, steps,
-          stop_latency);
+          expired ? Outcome::kDeadlineExceeded : Outcome::kCancelled,
+          "the caller went away", now - *gone);
       return;
     }
+    const absl::Duration stop_latency =
+        any_deadline ? now - budget_.forward_deadline : absl::ZeroDuration();
+
     const absl::Status result = group_.status();
     if (result.ok()) {
-      End(result, Outcome::kOk, steps, stop_latency);
+      End(result, Outcome::kOk, "done", stop_latency);
       return;
     }
     const int first = group_.first_failure();
     End(absl::Status(
             result.code(),
-            absl::StrCat(service_.HopSummary(budget_), "; panel ", first,
-                         " of ", reply_.panels_size(), " (",
-                         Panel(first).target,
-                         ") failed first, its siblings were cancelled: ",
+            absl::StrCat(Summary(), "; panel ", first, " of ",
+                         reply_.panels_size(), " (", Panel(first).target,
+                         ") failed first, its siblings were "
+                         "cancelled: ",
                          reply_.panels(first).message())),
-        OutcomeOf(result.code()), steps, stop_latency);
+        OutcomeOf(result.code()),
+        absl::StrCat("panel ", first, " failed: ", CodeName(result.code())),
+        stop_latency);
   }
 
-  void End(const absl::Status& status, Outcome outcome, int64_t steps = 0,
-           absl::Duration stop_latency = absl::ZeroDuration()) {
-    call_.End(outcome, steps, stop_latency);
-    Finish(ToGrpcStatus(status));
-  }
-
-  FrontendService& service_;
-  grpc::CallbackServerContext& caller_;
-  CallStats::Call call_;
   FetchAllReply& reply_;
   FanOutGroup group_;
-  Budget budget_;
   absl::Time start_;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
-
-  absl::Mutex mu_;
-  absl::optional<absl::Time> caller_gone_at_ ABSL_GUARDED_BY(mu_);
+  std::vector<grpc::Status> statuses_;
+  std::vector<int> steps_requested_;
 };
 
 FrontendService::FrontendService(const std::vector<std::string>& backends,

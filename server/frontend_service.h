@@ -15,6 +15,7 @@
 #include "grpcpp/client_context.h"
 #include "proto/deadline.grpc.pb.h"
 #include "server/budget.h"
+#include "server/call_log.h"
 #include "server/call_stats.h"
 #include "server/work_request.h"
 
@@ -39,6 +40,8 @@ struct FrontendOptions {
   // context.Background() in a Go handler. The backend works on after the
   // caller has gone.
   bool propagate = true;
+  // Which calls get a log line on stderr.
+  LogMode log = LogMode::kErrors;
 };
 
 // deadline.v1.Frontend on the callback API: no thread is held while a call
@@ -55,7 +58,9 @@ struct FrontendOptions {
 // calling a backend either, for work outside `limits` or too many panels;
 // otherwise the backend's status with its code unchanged and a message that
 // names this hop and its budget. An unreachable backend gives UNAVAILABLE at
-// once.
+// once. Every outcome carries a BudgetTrace (this hop, then each backend
+// call) in trailing metadata, is counted in stats() and may be logged; the
+// caller's x-request-id (or a new one) travels on to the backends.
 //
 // Thread-safe. `clock` must outlive the service.
 class FrontendService final : public deadline::v1::Frontend::CallbackService {
@@ -82,6 +87,7 @@ class FrontendService final : public deadline::v1::Frontend::CallbackService {
   const CallStats& stats() const { return stats_; }
 
  private:
+  class Reactor;
   class FetchReactor;
   class FetchAllReactor;
 

@@ -32,11 +32,13 @@ absl::StatusOr<RunningServer> StartServer(
   return running;
 }
 
-void StopServer(grpc::Server& server, absl::Duration grace) {
+void StopServer(grpc::Server& server, absl::Duration drain,
+                absl::Duration grace) {
   if (grpc::HealthCheckServiceInterface* health =
           server.GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
+  absl::SleepFor(drain);
   server.Shutdown(ToGrpcDeadline(absl::Now() + grace));
 }
 

@@ -25,10 +25,12 @@ struct RunningServer {
 absl::StatusOr<RunningServer> StartServer(
     absl::string_view listen, const std::vector<grpc::Service*>& services);
 
-// Graceful stop: health turns NOT_SERVING, new calls are refused, calls in
-// flight get `grace` to finish and are then cancelled; returns once every
-// handler has returned.
-void StopServer(grpc::Server& server, absl::Duration grace);
+// Graceful stop: health turns NOT_SERVING at once, calls are still served
+// for `drain` (so health checkers and load balancers see it and move
+// away), then new calls are refused, calls in flight get `grace` to finish
+// and are then cancelled; returns once every handler has returned.
+void StopServer(grpc::Server& server, absl::Duration drain,
+                absl::Duration grace);
 
 }  // namespace deadline
 

@@ -45,9 +45,13 @@ std::unique_ptr<Subprocess> StartServer(const std::string& binary,
 class BinariesTest : public ::testing::Test {
  protected:
   void StartChain(std::vector<std::string> frontend_flags = {}) {
-    backend_ = StartServer("server/backend", {}, &backend_address_);
+    backend_ = StartServer("server/backend", {"--log=all"}, &backend_address_);
     ASSERT_NE(backend_, nullptr) << "backend did not start";
     frontend_flags.push_back(absl::StrCat("--backend=", backend_address_));
+    // A roomier margin than the default 10 ms: the explanation must beat
+    // the client's own timer even on a busy machine.
+    frontend_flags.push_back("--reserve=30ms");
+    frontend_flags.push_back("--log=all");
     frontend_ =
         StartServer("server/frontend", frontend_flags, &frontend_address_);
     ASSERT_NE(frontend_, nullptr) << "frontend did not start";

@@ -35,10 +35,10 @@ TestBackend::TestBackend(const BackendOptions& options)
       channel_(ChannelTo(running_.address)),
       stub_(deadline::v1::Backend::NewStub(channel_)) {}
 
-void TestBackend::Stop(absl::Duration grace) {
+void TestBackend::Stop(absl::Duration grace, absl::Duration drain) {
   if (stopped_) return;
   stopped_ = true;
-  StopServer(*running_.server, grace);
+  StopServer(*running_.server, drain, grace);
 }
 
 TestFrontend::TestFrontend(const std::vector<std::string>& backends,
@@ -53,7 +53,7 @@ void TestFrontend::Stop(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
   service_.BeginShutdown();
-  StopServer(*running_.server, grace);
+  StopServer(*running_.server, absl::ZeroDuration(), grace);
 }
 
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout) {

@@ -27,7 +27,7 @@ class TestBackend {
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
 
   // Graceful stop (idempotent): see StopServer().
-  void Stop(absl::Duration grace);
+  void Stop(absl::Duration grace, absl::Duration drain = absl::ZeroDuration());
 
  private:
   BackendService service_;

@@ -1,0 +1,67 @@
+#include "common/trace.h"
+
+#include <random>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+
+namespace deadline {
+namespace {
+
+bool SaneRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void AttachTrace(grpc::ServerContextBase& context,
+                 const deadline::v1::BudgetTrace& trace) {
+  context.AddTrailingMetadata(kTraceKey, trace.SerializeAsString());
+}
+
+absl::optional<deadline::v1::BudgetTrace> TraceFrom(
+    const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto it = trailers.find(kTraceKey);
+  if (it == trailers.end()) return absl::nullopt;
+  deadline::v1::BudgetTrace trace;
+  if (!trace.ParseFromArray(it->second.data(),
+                            static_cast<int>(it->second.size()))) {
+    return absl::nullopt;
+  }
+  return trace;
+}
+
+std::string RequestIdOf(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find(kRequestIdKey);
+  if (it != metadata.end()) {
+    const absl::string_view id(it->second.data(), it->second.size());
+    if (SaneRequestId(id)) return std::string(id);
+  }
+  return NewRequestId();
+}
+
+std::string NewRequestId() {
+  static absl::Mutex mu(absl::kConstInit);
+  static std::mt19937_64* engine ABSL_GUARDED_BY(mu) =
+      new std::mt19937_64(std::random_device{}());
+  absl::MutexLock lock(&mu);
+  return absl::StrFormat("%016x", (*engine)());
+}
+
+deadline::v1::HopTrace NewHop(absl::string_view hop) {
+  deadline::v1::HopTrace trace;
+  trace.set_hop(std::string(hop));
+  trace.set_panel(-1);
+  return trace;
+}
+
+}  // namespace deadline
