@@ -54,6 +54,12 @@ std::string Escape(absl::string_view text) {
       text, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
 }
 
+// At most `limit` characters, with an ellipsis when cut.
+std::string Shorten(absl::string_view text, size_t limit) {
+  if (text.size() <= limit) return std::string(text);
+  return absl::StrCat(text.substr(0, limit - 3), "...");
+}
+
 std::string ColourOf(absl::string_view code) {
   if (code == "OK") return "#4caf50";
   if (code == "DEADLINE_EXCEEDED") return "#ff9800";
@@ -155,10 +161,10 @@ std::string FormatTimeline(const Timeline& timeline) {
 std::string RenderSvg(const Timeline& timeline) {
   constexpr double kLeft = 230;  // Label column.
   constexpr double kPlot = 640;  // Plot width.
-  constexpr double kLane = 34;   // Lane height.
+  constexpr double kLane = 46;   // Lane height: a bar, and a line of text.
   constexpr double kTop = 52;    // Title and axis.
   const double height = kTop + kLane * timeline.lanes.size() +
-                        (timeline.missing.empty() ? 40 : 60);
+                        (timeline.missing.empty() ? 62 : 82);
 
   // The span: every bar and every deadline, plus a little room.
   absl::Duration span = absl::Milliseconds(1);
@@ -204,15 +210,19 @@ std::string RenderSvg(const Timeline& timeline) {
     const double bar_x = x(lane.start);
     const double bar_w = std::max(x(lane.end) - bar_x, 1.0);
     absl::StrAppend(
-        &svg, absl::StrFormat(
-                  "<g class=\"lane\" data-hop=\"%s\">\n"
-                  "<text x=\"10\" y=\"%.1f\">%s</text>\n"
-                  "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                  "height=\"%.1f\" fill=\"%s\" rx=\"3\"><title>%s: "
-                  "%s</title></rect>\n",
-                  Escape(lane.label), top + kLane / 2 + 4, Escape(lane.label),
-                  bar_x, top + 7, bar_w, kLane - 14, ColourOf(lane.code),
-                  Escape(lane.code), Escape(lane.detail)));
+        &svg,
+        absl::StrFormat(
+            "<g class=\"lane\" data-hop=\"%s\">\n"
+            "<text x=\"10\" y=\"%.1f\">%s</text>\n"
+            "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+            "height=\"18\" fill=\"%s\" rx=\"3\"><title>%s: "
+            "%s</title></rect>\n"
+            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" "
+            "fill=\"#444\">%s: %s</text>\n",
+            Escape(lane.label), top + 19, Escape(lane.label), bar_x, top + 6,
+            bar_w, ColourOf(lane.code), Escape(lane.code), Escape(lane.detail),
+            std::min(bar_x, kLeft + kPlot * 0.45), top + 37, Escape(lane.code),
+            Escape(Shorten(lane.detail, 100))));
     if (lane.deadline) {
       const double dx = x(*lane.deadline);
       absl::StrAppend(
@@ -220,11 +230,11 @@ std::string RenderSvg(const Timeline& timeline) {
           absl::StrFormat("<line class=\"deadline\" x1=\"%.1f\" y1=\"%.1f\" "
                           "x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c62828\" "
                           "stroke-width=\"2\" stroke-dasharray=\"4 3\"/>\n",
-                          dx, top + 2, dx, top + kLane - 2));
+                          dx, top + 2, dx, top + 28));
     }
     if (lane.noticed_cancel) {
       const double cx = x(*lane.noticed_cancel);
-      const double cy = top + kLane / 2;
+      const double cy = top + 15;
       absl::StrAppend(
           &svg, absl::StrFormat(
                     "<path class=\"cancel\" d=\"M%.1f %.1fl8 8m0 -8l-8 8\" "
@@ -251,11 +261,13 @@ std::string RenderSvg(const Timeline& timeline) {
   absl::StrAppend(
       &svg,
       absl::StrFormat(
-          "<text x=\"10\" y=\"%.0f\" fill=\"#555\">bars: arrival to answer "
-          "(green OK, orange DEADLINE_EXCEEDED, grey CANCELLED, red other); "
-          "dashed: each hop's deadline; x: noticed its caller had gone"
-          "</text>\n",
-          legend_y));
+          "<text x=\"10\" y=\"%.0f\" fill=\"#555\">bars: from arrival to "
+          "answer; green OK, orange DEADLINE_EXCEEDED, grey CANCELLED, red "
+          "other</text>\n"
+          "<text x=\"10\" y=\"%.0f\" fill=\"#555\">dashed: the deadline each "
+          "hop saw; x: where a hop noticed its caller had gone</text>\n",
+          legend_y, legend_y + 16));
+  legend_y += 16;
   if (!timeline.missing.empty()) {
     legend_y += 20;
     absl::StrAppend(

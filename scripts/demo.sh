@@ -3,13 +3,24 @@
 # frontends (one with the anti-pattern switched on) on free ports, plays the
 # story of a deadline across services, and stops everything it started, also
 # on Ctrl+C or failure. Exits 0 only if every scenario behaved as described.
+#
+# Each call's per-hop timeline is printed, and drawn as an SVG in
+# $DEMO_OUT (default: ./demo-output). With $DEMO_BIN_DIR set to a folder
+# holding server/backend, server/frontend and client/client, it uses those
+# and builds nothing (the test suite runs it so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
-echo "building..."
-bazel build --ui_event_filters=-info,-stdout --noshow_progress \
-  //server:backend //server:frontend //client
-bin="$(bazel info bazel-bin 2>/dev/null)"
+if [ -n "${DEMO_BIN_DIR:-}" ]; then
+  bin="$DEMO_BIN_DIR"
+else
+  scripts/deps.sh
+  echo "building..."
+  bazel build --ui_event_filters=-info,-stdout --noshow_progress \
+    //server:backend //server:frontend //client
+  bin="$(bazel info bazel-bin 2>/dev/null)"
+fi
+out="${DEMO_OUT:-$PWD/demo-output}"
+mkdir -p "$out"
 
 work_dir="$(mktemp -d)"
 pids=()
@@ -50,13 +61,13 @@ backends() {
 
 failures=0
 headline() { printf '\n== %s\n' "$*"; }
-# run EXPECTED_EXIT CLIENT_FLAGS...: runs the client, indented, and checks
-# how it exited.
+# run EXPECTED_EXIT NAME CLIENT_FLAGS...: runs the client, indented, draws
+# its timeline into $out/NAME.svg, and checks how it exited.
 run() {
-  local expected="$1" status=0 output
-  shift
+  local expected="$1" name="$2" status=0 output
+  shift 2
   echo "   \$ client $*"
-  output="$(client "$@" 2>&1)" || status=$?
+  output="$(client "$@" --timeline_svg="$out/$name.svg" 2>&1)" || status=$?
   echo "$output" | sed 's/^/   /'
   check "client exited $status" "[ $status -eq $expected ]"
 }
@@ -82,13 +93,16 @@ frontend="$address"
 start "frontend, propagation off" "$bin/server/frontend" --backend="$backend_b" \
   --propagation=off
 frontend_off="$address"
+start "frontend, one backend down" "$bin/server/frontend" \
+  --backend="$backend_a,$backend_b,127.0.0.1:1"
+frontend_down="$address"
 
 headline "1. A generous deadline: OK, the budget shrinking hop by hop"
-run 0 --target="$frontend" --deadline=1s --steps=10 --step=20ms
+run 0 1-generous --target="$frontend" --deadline=1s --steps=10 --step=20ms
 
 headline "2. A tight deadline: DEADLINE_EXCEEDED, explained, and the backend stops early"
 before="$(backends steps_done)"
-run 14 --target="$frontend" --deadline=100ms --steps=100 --step=10ms
+run 14 2-tight --target="$frontend" --deadline=100ms --steps=100 --step=10ms
 sleep 0.05
 done_steps=$(( $(backends steps_done) - before ))
 check "the backend stopped after $done_steps of 100 steps ($(( 100 - done_steps )) saved)" \
@@ -98,7 +112,7 @@ headline "3. The client is interrupted (Ctrl+C) mid-call: CANCELLED reaches the 
 before="$(backends cancelled)"
 echo "   \$ client --target=$frontend --steps=100 --step=10ms   (SIGINT after 150ms)"
 "$bin/client/client" --target="$frontend" --steps=100 --step=10ms \
-  >"$work_dir/ctrl-c.out" 2>&1 &
+  --timeline_svg="$out/3-ctrl-c.svg" >"$work_dir/ctrl-c.out" 2>&1 &
 client_pid=$!
 sleep 0.15
 kill -INT "$client_pid"
@@ -112,27 +126,39 @@ check "the backend counted the cancellation" \
 
 headline "4. Too little budget left at the frontend: fail fast, no backend called"
 before="$(stat "$frontend" rejected)"
-run 14 --target="$frontend" --deadline=12ms
+run 14 4-fail-fast --target="$frontend" --deadline=12ms
 check "the frontend rejected it at once" \
   "[ $(stat "$frontend" rejected) -gt $before ]"
 
 headline "5. The dashboard: three panels, one on the slow backend, partial mode"
-run 0 --target="$frontend" --mode=fanout --panels=3x10x10ms --fanout=partial \
-  --deadline=300ms
+run 0 5-fanout-partial --target="$frontend" --mode=fanout --panels=3x10x10ms \
+  --fanout=partial --deadline=300ms
 echo "   the same, all-or-nothing (errgroup): the slow panel fails the call"
-run 14 --target="$frontend" --mode=fanout --panels=3x10x10ms --fanout=all \
-  --deadline=300ms
+run 14 5-fanout-all --target="$frontend" --mode=fanout --panels=3x10x10ms \
+  --fanout=all --deadline=300ms
+echo "   all-or-nothing again, with one backend down: its panel fails at once"
+echo "   and cancels its two siblings (errgroup)"
+run 24 5-fanout-sibling-cancel --target="$frontend_down" --mode=fanout \
+  --panels=3x100x10ms --fanout=all --deadline=2s
+sleep 0.05
+check "no sibling is still working for it (1s of work each was asked for)" \
+  "[ $(( $(stat "$backend_a" in_flight) + $(stat "$backend_b" in_flight) )) -eq 0 ]"
 
 headline "6. A stream whose reader stops after 3 messages: the backend stops too"
 before="$(stat "$backend_a" cancelled)"
-run 0 --target="$backend_a" --mode=stream --steps=100 --step=10ms --max_messages=3
+echo "   \$ client --target=$backend_a --mode=stream --steps=100 --step=10ms --max_messages=3"
+status=0
+client --target="$backend_a" --mode=stream --steps=100 --step=10ms \
+  --max_messages=3 2>&1 | sed 's/^/   /' || status=$?
+check "the reader stopped after 3 messages" "[ $status -eq 0 ]"
 sleep 0.05
 check "backend A counted the cancelled stream" \
   "[ $(stat "$backend_a" cancelled) -gt $before ]"
 
 headline "7. THE ANTI-PATTERN (--propagation=off): the client gives up, the backend works on"
 before="$(stat "$backend_b" steps_done)"
-run 14 --target="$frontend_off" --deadline=100ms --steps=25 --step=20ms
+run 14 7-no-propagation --target="$frontend_off" --deadline=100ms --steps=25 \
+  --step=20ms
 check "backend B is still working for nobody" \
   "[ $(stat "$backend_b" in_flight) -eq 1 ]"
 for _ in $(seq 100); do
@@ -144,6 +170,7 @@ check "it finished all $wasted of 25 steps: ~$(( wasted * 20 - 100 ))ms of work 
   "[ $wasted -eq 25 ]"
 
 echo
+echo "timelines drawn: $(ls "$out"/*.svg | wc -l) SVG files in $out"
 if [ "$failures" -eq 0 ]; then
   echo "demo: every scenario behaved as described"
 else

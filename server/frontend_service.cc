@@ -128,6 +128,11 @@ class FrontendService::Reactor : public grpc::ServerUnaryReactor {
       backend.set_code(
           CodeName(static_cast<absl::StatusCode>(status.error_code())));
       backend.set_stop(absl::StrCat("no answer: ", status.error_message()));
+      if (status.error_code() == grpc::StatusCode::CANCELLED) {
+        // Cancelled from here (a failed sibling, or the caller going):
+        // the moment this side saw the call end.
+        *backend.mutable_noticed_cancel_at() = backend.finished_at();
+      }
     }
     backend.set_address(std::string(target));
     backend.set_panel(panel);

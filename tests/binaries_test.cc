@@ -2,6 +2,9 @@
 // on ports chosen at run time, as a user would.
 #include <signal.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -157,6 +160,66 @@ TEST_F(BinariesTest, PropagationOffLetsTheBackendWorkOn) {
   EXPECT_EQ(BackendStats().calls_in_flight(), 1);
   EXPECT_TRUE(WaitUntil([&] { return BackendStats().calls_ok() == 1; }));
   EXPECT_EQ(BackendStats().steps_done(), 10);
+}
+
+TEST_F(BinariesTest, TheRequestIdIsInEveryHopsLogLineAndTheTimeline) {
+  StartChain();
+  std::string output;
+  EXPECT_EQ(RunClient({"--deadline=150ms", "--steps=100", "--step=10ms",
+                       "--request_id=req-from-test-7"},
+                      &output),
+            14)
+      << output;
+  EXPECT_THAT(output, HasSubstr("timeline of request req-from-test-7"));
+  EXPECT_THAT(output, HasSubstr("at its deadline"));
+  const auto frontend_line =
+      frontend_->WaitForLine("request_id=req-from-test-7", kRunTimeout);
+  ASSERT_TRUE(frontend_line.has_value()) << frontend_->output();
+  EXPECT_THAT(*frontend_line, HasSubstr("hop=frontend method=Fetch"));
+  EXPECT_THAT(*frontend_line, HasSubstr("code=DEADLINE_EXCEEDED"));
+  const auto backend_line =
+      backend_->WaitForLine("request_id=req-from-test-7", kRunTimeout);
+  ASSERT_TRUE(backend_line.has_value()) << backend_->output();
+  EXPECT_THAT(*backend_line, HasSubstr("hop=backend method=Work"));
+  EXPECT_THAT(*backend_line, HasSubstr("steps="));
+}
+
+TEST_F(BinariesTest, ACancelledCallIsLoggedAsSuchAtEveryHop) {
+  StartChain();
+  std::string output;
+  EXPECT_EQ(RunClient({"--cancel_after=100ms", "--steps=100", "--step=10ms",
+                       "--request_id=cancel-me"},
+                      &output),
+            11)
+      << output;
+  EXPECT_THAT(output, HasSubstr("the client cancelled"));
+  const auto frontend_line =
+      frontend_->WaitForLine("request_id=cancel-me", kRunTimeout);
+  ASSERT_TRUE(frontend_line.has_value()) << frontend_->output();
+  EXPECT_THAT(*frontend_line, HasSubstr("code=CANCELLED"));
+  const auto backend_line =
+      backend_->WaitForLine("request_id=cancel-me", kRunTimeout);
+  ASSERT_TRUE(backend_line.has_value()) << backend_->output();
+  EXPECT_THAT(*backend_line, HasSubstr("code=CANCELLED"));
+  EXPECT_THAT(*backend_line, HasSubstr("stop=\"the caller cancelled\""));
+}
+
+TEST_F(BinariesTest, TimelineSvgIsWritten) {
+  StartChain();
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string svg = absl::StrCat(tmp ? tmp : "/tmp", "/call.svg");
+  std::string output;
+  EXPECT_EQ(RunClient({"--deadline=1s", "--steps=2", "--step=1ms",
+                       absl::StrCat("--timeline_svg=", svg)},
+                      &output),
+            0)
+      << output;
+  std::ifstream file(svg);
+  const std::string text((std::istreambuf_iterator<char>(file)),
+                         std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("<svg"));
+  EXPECT_THAT(text, HasSubstr("data-hop=\"frontend\""));
+  EXPECT_THAT(text, HasSubstr("client-deadline"));
 }
 
 TEST_F(BinariesTest, UnreachableFrontendExitsWithUnavailable) {

@@ -18,6 +18,7 @@
 namespace deadline::testing {
 namespace {
 
+using ::deadline::v1::FetchReply;
 using ::deadline::v1::FetchRequest;
 using ::deadline::v1::WorkReply;
 using ::deadline::v1::WorkRequest;
@@ -335,6 +336,120 @@ TEST(ChainTest, ASlowBackendStretchesEveryStep) {
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
   EXPECT_GE(outcome.elapsed, absl::Milliseconds(200));
   EXPECT_EQ(outcome.reply.backend().steps_done(), 5);
+}
+
+// The hops of a trace, checked for order: every hop answers within its
+// caller's span.
+void ExpectNested(const deadline::v1::BudgetTrace& trace) {
+  const auto& frontend = trace.hops(0);
+  for (int i = 1; i < trace.hops_size(); ++i) {
+    const auto& backend = trace.hops(i);
+    EXPECT_LE(FromProtoTime(frontend.arrived_at()),
+              FromProtoTime(backend.arrived_at()));
+    EXPECT_LE(FromProtoTime(backend.arrived_at()),
+              FromProtoTime(backend.finished_at()));
+    EXPECT_LE(FromProtoTime(backend.finished_at()),
+              FromProtoTime(frontend.finished_at()));
+  }
+}
+
+TEST(ChainTraceTest, OkCallCarriesEachHopsStoryAndTheRequestId) {
+  TestBackend backend;
+  TestFrontend frontend(backend.address());
+  FetchRequest request;
+  *request.mutable_work() = Work(5, absl::Milliseconds(1));
+  FetchCall call(frontend.stub(), request,
+                 absl::Now() + absl::Milliseconds(800), "trace-ok-1");
+  const FetchOutcome& outcome = call.Wait();
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  ASSERT_TRUE(outcome.trace.has_value());
+  const auto& trace = *outcome.trace;
+  EXPECT_EQ(trace.request_id(), "trace-ok-1");
+  ASSERT_EQ(trace.hops_size(), 2);
+  const auto& front = trace.hops(0);
+  const auto& back = trace.hops(1);
+  EXPECT_EQ(front.hop(), "frontend");
+  EXPECT_EQ(front.code(), "OK");
+  EXPECT_EQ(front.stop(), "done");
+  EXPECT_EQ(ToDuration(front.forwarded()),
+            ToDuration(front.budget_at_arrival()) - absl::Milliseconds(10));
+  EXPECT_EQ(ToDuration(front.budget_at_arrival()),
+            ToDuration(outcome.reply.budget_at_start()));
+  EXPECT_EQ(back.hop(), "backend");
+  EXPECT_EQ(back.address(), backend.address());
+  EXPECT_EQ(back.code(), "OK");
+  EXPECT_EQ(back.steps_done(), 5);
+  EXPECT_EQ(back.steps_requested(), 5);
+  EXPECT_EQ(ToDuration(back.budget_at_arrival()),
+            ToDuration(outcome.reply.backend().budget_at_start()));
+  EXPECT_EQ(front.steps_done(), 5);
+  ExpectNested(trace);
+}
+
+TEST(ChainTraceTest, BackendTimeoutIsExplainedHopByHop) {
+  TestBackend backend;
+  TestFrontend frontend(backend.address());
+  const FetchOutcome outcome = Fetch(
+      frontend, Work(100, absl::Milliseconds(10)), absl::Milliseconds(200));
+  ASSERT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  ASSERT_TRUE(outcome.trace.has_value())
+      << "the frontend's reserve should let its explanation arrive first";
+  const auto& trace = *outcome.trace;
+  ASSERT_EQ(trace.hops_size(), 2);
+  EXPECT_EQ(trace.hops(0).code(), "DEADLINE_EXCEEDED");
+  EXPECT_EQ(trace.hops(0).stop(), "backend failed: DEADLINE_EXCEEDED");
+  const auto& back = trace.hops(1);
+  EXPECT_EQ(back.code(), "DEADLINE_EXCEEDED");
+  EXPECT_LT(back.steps_done(), 40);
+  EXPECT_EQ(back.steps_requested(), 100);
+  // Usually the backend, stopping 2 ms before its deadline, answers first;
+  // on a busy machine the frontend's timer may win and say so.
+  EXPECT_THAT(back.stop(), ::testing::AnyOf(HasSubstr("at its deadline"),
+                                            HasSubstr("no answer")));
+  EXPECT_TRUE(back.has_deadline());
+  ExpectNested(trace);
+}
+
+TEST(ChainTraceTest, FailFastTraceHasOnlyTheFrontend) {
+  TestBackend backend;
+  TestFrontend frontend(
+      backend.address(),
+      WithBudget(absl::Milliseconds(100), absl::Milliseconds(100),
+                 absl::Seconds(5), absl::Seconds(60)));
+  const FetchOutcome outcome =
+      Fetch(frontend, Work(1, absl::Milliseconds(1)), absl::Milliseconds(150));
+  ASSERT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  ASSERT_TRUE(outcome.trace.has_value());
+  ASSERT_EQ(outcome.trace->hops_size(), 1);
+  EXPECT_THAT(outcome.trace->hops(0).stop(), HasSubstr("fail fast: "));
+  EXPECT_FALSE(outcome.trace->hops(0).has_forwarded());
+}
+
+TEST(ChainTraceTest, ACancelledCallBringsNothingBackButTheBackendStops) {
+  TestBackend backend;
+  TestFrontend frontend(backend.address());
+  FetchRequest request;
+  *request.mutable_work() = Work(100, absl::Milliseconds(10));
+  FetchCall call(frontend.stub(), request, absl::InfiniteFuture(), "cancel-1");
+  ASSERT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 1; }));
+  call.Cancel();
+  const FetchOutcome& outcome = call.Wait();
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_FALSE(outcome.trace.has_value());
+  EXPECT_EQ(outcome.request_id, "cancel-1");
+  EXPECT_TRUE(WaitUntil([&] { return backend.stats().cancelled == 1; }));
+}
+
+TEST(ChainTraceTest, AnInsaneRequestIdIsReplaced) {
+  TestBackend backend;
+  TestFrontend frontend(backend.address());
+  FetchRequest request;
+  FetchCall call(frontend.stub(), request, absl::Now() + absl::Seconds(5),
+                 "bad id with spaces");
+  const FetchOutcome& outcome = call.Wait();
+  ASSERT_TRUE(outcome.status.ok());
+  ASSERT_TRUE(outcome.trace.has_value());
+  EXPECT_EQ(outcome.trace->request_id().size(), 16);
 }
 
 TEST(ChainTest, StatsServiceReportsTheCounters) {

@@ -99,6 +99,15 @@ TEST_F(FanOutTest, AllOrNothingFirstFailureCancelsTheSiblings) {
       outcome.status.error_message(),
       AllOf(HasSubstr("panel 2 of 3"), HasSubstr("siblings were cancelled")));
   EXPECT_LT(outcome.elapsed, absl::Seconds(3));
+  // The trace tells the story: the siblings were cancelled from here.
+  ASSERT_TRUE(outcome.trace.has_value());
+  ASSERT_EQ(outcome.trace->hops_size(), 4);
+  EXPECT_THAT(outcome.trace->hops(0).stop(), HasSubstr("panel 2 failed"));
+  for (int hop : {1, 2}) {
+    EXPECT_EQ(outcome.trace->hops(hop).code(), "CANCELLED");
+    EXPECT_EQ(outcome.trace->hops(hop).panel(), hop - 1);
+    EXPECT_TRUE(outcome.trace->hops(hop).has_noticed_cancel_at());
+  }
   for (int i : {0, 1}) {
     EXPECT_TRUE(WaitUntil([&] { return backends_[i].stats().cancelled == 1; },
                           absl::Seconds(2)))
