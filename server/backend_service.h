@@ -1,6 +1,8 @@
 #ifndef DEADLINE_SERVER_BACKEND_SERVICE_H_
 #define DEADLINE_SERVER_BACKEND_SERVICE_H_
 
+#include <functional>
+
 #include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -27,6 +29,9 @@ struct BackendOptions {
   double slowdown = 1.0;
   // Which calls get a log line on stderr.
   LogMode log = LogMode::kErrors;
+  // If set, called with the call's trace (this hop only) as each call ends,
+  // on its thread: a hook for metrics and benchmarks. Thread-safe and quick.
+  std::function<void(const deadline::v1::BudgetTrace&)> on_call_end;
 };
 
 // deadline.v1.Backend on the synchronous API: each call runs RunWork() on a

@@ -5,7 +5,13 @@
 namespace deadline {
 
 CancellationWatcher::CancellationWatcher(absl::Duration interval, Clock& clock)
-    : interval_(interval), clock_(clock), thread_([this] { Run(); }) {}
+    : interval_(interval), clock_(clock) {
+  {
+    absl::MutexLock lock(&mu_);
+    next_ = entries_.end();
+  }
+  thread_ = std::thread([this] { Run(); });
+}
 
 CancellationWatcher::~CancellationWatcher() {
   {
@@ -18,15 +24,36 @@ CancellationWatcher::~CancellationWatcher() {
 std::unique_ptr<CancellationWatcher::Watch> CancellationWatcher::Add(
     std::function<bool()> is_cancelled, CancelSignal& signal) {
   absl::MutexLock lock(&mu_);
-  entries_.push_front({std::move(is_cancelled), &signal, clock_.Now()});
-  return std::unique_ptr<Watch>(new Watch(*this, entries_.begin()));
+  // New calls go to the back: each waits its turn behind the older ones.
+  const Entries::iterator entry = entries_.insert(
+      entries_.end(), Entry{std::move(is_cancelled), &signal, clock_.Now()});
+  return std::unique_ptr<Watch>(new Watch(*this, entry));
 }
 
-void CancellationWatcher::Remove(std::list<Entry>::iterator entry) {
-  // Polling happens under mu_, so once this returns the entry is not asked
+void CancellationWatcher::Remove(Entries::iterator entry) {
+  // Asking happens under mu_, so once this returns the entry is not asked
   // again.
   absl::MutexLock lock(&mu_);
+  if (next_ == entry) ++next_;
   entries_.erase(entry);
+}
+
+void CancellationWatcher::AskSome() {
+  const absl::Time start = clock_.Now();
+  const absl::Time budget_end = start + interval_ / 10;
+  for (size_t asked = 0; asked < entries_.size(); ++asked) {
+    if (next_ == entries_.end()) next_ = entries_.begin();
+    Entry& entry = *next_++;
+    if (!entry.signal->cancelled()) {
+      const absl::Time now = clock_.Now();
+      if (entry.is_cancelled()) {
+        entry.signal->Cancel(entry.alive_at);
+      } else {
+        entry.alive_at = now;
+      }
+    }
+    if (clock_.Now() >= budget_end) break;
+  }
 }
 
 void CancellationWatcher::Run() {
@@ -38,15 +65,7 @@ void CancellationWatcher::Run() {
              self->mu_) { return self->stopping_ || !self->entries_.empty(); },
         this));
     if (stopping_) break;
-    const absl::Time now = clock_.Now();
-    for (Entry& entry : entries_) {
-      if (entry.signal->cancelled()) continue;
-      if (entry.is_cancelled()) {
-        entry.signal->Cancel(entry.alive_at);
-      } else {
-        entry.alive_at = now;
-      }
-    }
+    AskSome();
     mu_.Unlock();
     clock_.SleepFor(interval_);
     mu_.Lock();

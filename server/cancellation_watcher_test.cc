@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/fake_clock.h"
 #include "gtest/gtest.h"
 
 namespace deadline {
@@ -47,6 +48,38 @@ TEST(CancellationWatcherTest, WatchesManyCallsIndependently) {
   }
   absl::SleepFor(absl::Milliseconds(5));
   for (int i = 1; i < kCalls; i += 2) EXPECT_FALSE(signals[i].cancelled());
+}
+
+TEST(CancellationWatcherTest, SpendsAtMostAQuarterOfEachIntervalAsking) {
+  // Each question takes 1 ms of the watcher's (fake) time and the interval
+  // is 4 ms: a 1 ms budget, so one question per round, each round followed
+  // by a 4 ms sleep. Asking every call every round would take 1.4 ms per
+  // question instead of 5.
+  FakeClock clock;
+  const absl::Time t0 = clock.Now();
+  CancellationWatcher watcher(absl::Milliseconds(4), clock);
+  constexpr int kCalls = 10;
+  std::vector<std::atomic<int>> asked(kCalls);
+  std::vector<CancelSignal> signals(kCalls);
+  std::vector<std::unique_ptr<CancellationWatcher::Watch>> watches;
+  for (int i = 0; i < kCalls; ++i) {
+    watches.push_back(watcher.Add(
+        [&, i] {
+          ++asked[i];
+          clock.Advance(absl::Milliseconds(1));
+          return false;
+        },
+        signals[i]));
+  }
+  // Wait (in real time) until the first call has been asked twice.
+  while (asked[0].load() < 2) absl::SleepFor(absl::Microseconds(100));
+  watches.clear();
+  int total = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    EXPECT_GE(asked[i].load(), 1) << "call " << i << " never asked";
+    total += asked[i].load();
+  }
+  EXPECT_GE(clock.Now() - t0, total * absl::Milliseconds(4));
 }
 
 TEST(CancellationWatcherTest, NotAskedAgainOnceTheWatchIsGone) {

@@ -1,0 +1,124 @@
+// Runs the benchmarks and writes results.md, results.json and latency.svg.
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "bench/benchmarks.h"
+#include "bench/report.h"
+#include "common/flags.h"
+
+ABSL_FLAG(bool, quick, false,
+          "smoke mode: tiny counts, to prove every benchmark runs");
+ABSL_FLAG(std::string, out, "bench/results", "folder for the result files");
+ABSL_FLAG(std::string, bin_dir, "",
+          "folder with server/backend and server/frontend (for the scale "
+          "benchmark); empty skips it");
+ABSL_FLAG(std::string, h2load, "/usr/bin/h2load",
+          "h2load, for an independent throughput figure; skipped if absent");
+ABSL_FLAG(std::string, only, "",
+          "comma-separated benchmark ids to run (default: all)");
+
+namespace {
+
+std::string Machine() {
+  std::string model = "unknown CPU";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (absl::StartsWith(line, "model name")) {
+      model = std::string(
+          absl::StripAsciiWhitespace(line.substr(line.find(':') + 1)));
+      break;
+    }
+  }
+  utsname name{};
+  uname(&name);
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  return absl::StrCat(sysconf(_SC_NPROCESSORS_ONLN), " cores, ", model,
+                      ", Linux ", name.release, ", ", (pages * page) >> 30,
+                      " GiB");
+}
+
+bool Write(const std::string& path, const std::string& text) {
+  std::ofstream file(path);
+  file << text;
+  return static_cast<bool>(file);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  deadline::ParseFlagsOrExit(
+      argc, argv,
+      "bench: measures the deadline chain against its limits.\n"
+      "Usage: bench [--quick] [--out=DIR] [--bin_dir=DIR] [--only=ids]",
+      __FILE__);
+  deadline::bench::Config config;
+  config.quick = absl::GetFlag(FLAGS_quick);
+  config.bin_dir = absl::GetFlag(FLAGS_bin_dir);
+  config.h2load = absl::GetFlag(FLAGS_h2load);
+  if (access(config.h2load.c_str(), X_OK) != 0) config.h2load.clear();
+  const std::string only = absl::GetFlag(FLAGS_only);
+  const std::vector<std::string> wanted_list =
+      absl::StrSplit(only, ',', absl::SkipEmpty());
+  const std::set<std::string> wanted(wanted_list.begin(), wanted_list.end());
+
+  const std::vector<std::pair<
+      std::string,
+      std::function<deadline::bench::Section(const deadline::bench::Config&)>>>
+      benchmarks = {
+          {"hop_overhead", deadline::bench::HopOverhead},
+          {"throughput", deadline::bench::Throughput},
+          {"deadline_fidelity", deadline::bench::DeadlineFidelity},
+          {"stop_latency", deadline::bench::StopLatency},
+          {"wasted_work", deadline::bench::WastedWork},
+          {"budget_accuracy", deadline::bench::BudgetAccuracy},
+          {"checking_cost", deadline::bench::CheckingCost},
+          {"scale", deadline::bench::Scale},
+      };
+  deadline::bench::RunInfo info;
+  info.date =
+      absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone());
+  info.machine = Machine();
+  info.build = "bazel -c opt";
+#ifndef NDEBUG
+  info.build = "bazel fastbuild (not optimised)";
+#endif
+  info.quick = config.quick;
+
+  std::vector<deadline::bench::Section> sections;
+  for (const auto& [id, run] : benchmarks) {
+    if (!wanted.empty() && wanted.count(id) == 0) continue;
+    std::fprintf(stderr, "bench: %s...\n", id.c_str());
+    sections.push_back(run(config));
+  }
+
+  const std::string out = absl::GetFlag(FLAGS_out);
+  const std::string markdown = deadline::bench::ToMarkdown(info, sections);
+  const bool written =
+      Write(out + "/results.md", markdown) &&
+      Write(out + "/results.json", deadline::bench::ToJson(info, sections)) &&
+      Write(out + "/latency.svg",
+            deadline::bench::PlotDistributions(info, sections));
+  std::fputs(markdown.c_str(), stdout);
+  if (!written) {
+    std::fprintf(stderr, "bench: cannot write the results into %s\n",
+                 out.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "bench: results in %s/results.{md,json}, latency.svg\n",
+               out.c_str());
+  return 0;
+}

@@ -1,0 +1,57 @@
+#ifndef DEADLINE_BENCH_BENCHMARKS_H_
+#define DEADLINE_BENCH_BENCHMARKS_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bench/distribution.h"
+
+namespace deadline::bench {
+
+struct Config {
+  // Tiny counts and durations: proves every benchmark still runs (the test
+  // suite's smoke mode); its numbers mean nothing.
+  bool quick = false;
+  // Folder holding server/backend and server/frontend, for the
+  // multi-process scale benchmark; empty skips it.
+  std::string bin_dir;
+  // h2load (Debian's nghttp2-client) for an independent throughput figure;
+  // empty skips it.
+  std::string h2load;
+};
+
+enum class Verdict { kNone, kMet, kMissed };
+
+struct Row {
+  std::string metric;
+  std::string value;
+  std::string floor;  // The floor it is held to, if any.
+  Verdict verdict = Verdict::kNone;
+};
+
+// One benchmark's results.
+struct Section {
+  std::string id;
+  std::string title;
+  std::vector<Row> rows;
+  // Latency distributions worth plotting (microseconds).
+  std::vector<Distribution> distributions;
+  // Raw figures for the JSON file.
+  std::map<std::string, double> figures;
+  // What the numbers show and what limits them.
+  std::string analysis;
+};
+
+Section HopOverhead(const Config& config);
+Section Throughput(const Config& config);
+Section DeadlineFidelity(const Config& config);
+Section StopLatency(const Config& config);
+Section WastedWork(const Config& config);
+Section BudgetAccuracy(const Config& config);
+Section CheckingCost(const Config& config);
+Section Scale(const Config& config);
+
+}  // namespace deadline::bench
+
+#endif  // DEADLINE_BENCH_BENCHMARKS_H_
