@@ -3,6 +3,12 @@
 #include <utility>
 
 namespace deadline {
+namespace {
+
+// The share of each interval spent asking.
+constexpr int kBudgetDivisor = 10;
+
+}  // namespace
 
 CancellationWatcher::CancellationWatcher(absl::Duration interval, Clock& clock)
     : interval_(interval), clock_(clock) {
@@ -40,7 +46,7 @@ void CancellationWatcher::Remove(Entries::iterator entry) {
 
 void CancellationWatcher::AskSome() {
   const absl::Time start = clock_.Now();
-  const absl::Time budget_end = start + interval_ / 10;
+  const absl::Time budget_end = start + interval_ / kBudgetDivisor;
   for (size_t asked = 0; asked < entries_.size(); ++asked) {
     if (next_ == entries_.end()) next_ = entries_.begin();
     Entry& entry = *next_++;

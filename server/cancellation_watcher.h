@@ -20,13 +20,14 @@ namespace deadline {
 // Asking is not free: in the sync API, IsCancelled() polls the call's
 // completion queue, a system call (~17 us measured, see bench/). So one
 // thread asks on behalf of every call in flight, in turn, once per
-// `interval`, spending at most a quarter of each interval doing so, and
-// cancels the signal of each call that says yes: a work loop sleeping on it
-// wakes at once. With few calls in flight each is asked every interval; with
-// many, each is asked as often as the quarter-core budget allows (about
-// every N x 17 us x 4), and the cost stays bounded instead of growing with
-// the number of calls. Deadlines need none of this: work loops wake at their
-// deadline on their own. The thread sleeps while nothing is watched.
+// `interval`, spending at most a tenth of each interval doing so (at least
+// one call per round), and cancels the signal of each call that says yes: a
+// work loop sleeping on it wakes at once. With few calls in flight each is
+// asked every interval; with many, each is asked as often as the budget of
+// a tenth of a core allows (about every N x 17 us x 10), so the cost stays
+// bounded instead of growing with the number of calls. Deadlines need none of
+// this: work loops wake at their deadline on their own. The thread sleeps while
+// nothing is watched.
 //
 // Thread-safe.
 class CancellationWatcher {

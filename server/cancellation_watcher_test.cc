@@ -50,9 +50,9 @@ TEST(CancellationWatcherTest, WatchesManyCallsIndependently) {
   for (int i = 1; i < kCalls; i += 2) EXPECT_FALSE(signals[i].cancelled());
 }
 
-TEST(CancellationWatcherTest, SpendsAtMostAQuarterOfEachIntervalAsking) {
+TEST(CancellationWatcherTest, SpendsAtMostATenthOfEachIntervalAsking) {
   // Each question takes 1 ms of the watcher's (fake) time and the interval
-  // is 4 ms: a 1 ms budget, so one question per round, each round followed
+  // is 4 ms: a 0.4 ms budget, so one question per round, each followed
   // by a 4 ms sleep. Asking every call every round would take 1.4 ms per
   // question instead of 5.
   FakeClock clock;
