@@ -144,7 +144,8 @@ std::string PlotDistributions(const RunInfo& info,
                   "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" "
                   "fill=\"none\" stroke=\"#999\"/>\n",
                   XmlEscape(section.id), left, top - 8,
-                  XmlEscape(section.title), left, top, kWidth, kHeight));
+                  XmlEscape(section.title.substr(0, section.title.find(" ("))),
+                  left, top, kWidth, kHeight));
     for (int t = 0; t <= 4; ++t) {
       const double v = lo + (hi - lo) * t / 4;
       absl::StrAppend(

@@ -11,6 +11,7 @@ packages=(
   libabsl-dev                            # Abseil 20220623
   libgtest-dev libgmock-dev              # GoogleTest 1.12
   librsvg2-bin                           # rsvg-convert: the SVG timeline test
+  python3 procps                         # test helpers: XML/JSON checks, pgrep
 )
 
 missing=()
