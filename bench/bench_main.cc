@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
       argc, argv,
       "bench: measures the deadline chain against its limits.\n"
       "Usage: bench [--quick] [--out=DIR] [--bin_dir=DIR] [--only=ids]",
-      __FILE__);
+      {__FILE__});
   deadline::bench::Config config;
   config.quick = absl::GetFlag(FLAGS_quick);
   config.bin_dir = absl::GetFlag(FLAGS_bin_dir);

@@ -262,7 +262,7 @@ int main(int argc, char** argv) {
       "       client --stats [--target=HOST:PORT]\n"
       "Exit status: 0 OK, 2 usage error, 10 + the gRPC code otherwise "
       "(11 CANCELLED, 14 DEADLINE_EXCEEDED, 24 UNAVAILABLE).",
-      __FILE__);
+      {__FILE__});
   const int status = Run();
   std::fflush(stdout);
   // Exit without running destructors: the signal thread may still hold the

@@ -19,13 +19,16 @@ std::string& Usage() {
   return *usage;
 }
 
-std::string UsageText(absl::string_view usage, absl::string_view flags_file) {
+std::string UsageText(absl::string_view usage,
+                      std::initializer_list<absl::string_view> flag_files) {
   std::string text = absl::StrCat(usage, "\n\nFlags:\n");
   std::map<absl::string_view, absl::CommandLineFlag*> sorted;
   for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (absl::EndsWith(flag->Filename(), flags_file) ||
-        absl::EndsWith(flags_file, flag->Filename())) {
-      sorted[name] = flag;
+    for (absl::string_view file : flag_files) {
+      if (absl::EndsWith(flag->Filename(), file) ||
+          absl::EndsWith(file, flag->Filename())) {
+        sorted[name] = flag;
+      }
     }
   }
   for (const auto& [name, flag] : sorted) {
@@ -74,8 +77,8 @@ std::string ApplyFlag(absl::string_view arg) {
 }  // namespace
 
 void ParseFlagsOrExit(int argc, char** argv, absl::string_view usage,
-                      absl::string_view flags_file) {
-  Usage() = UsageText(usage, flags_file);
+                      std::initializer_list<absl::string_view> flag_files) {
+  Usage() = UsageText(usage, flag_files);
   for (int i = 1; i < argc; ++i) {
     const absl::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h" || arg == "--helpfull") {

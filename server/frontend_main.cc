@@ -1,19 +1,15 @@
 // The frontend: forwards its caller's remaining budget to the backend.
-#include <cstdio>
 #include <string>
 #include <vector>
 
-#include "absl/debugging/failure_signal_handler.h"
-#include "absl/debugging/symbolize.h"
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
-#include "common/signals.h"
-#include "server/call_log.h"
 #include "server/frontend_service.h"
-#include "server/server_runner.h"
+#include "server/server_main.h"
 #include "server/stats_service.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -35,25 +31,15 @@ ABSL_FLAG(std::string, propagation, "on",
           "on: the backend call inherits the caller's deadline and "
           "cancellation; off: THE ANTI-PATTERN, a fresh context that drops "
           "both");
-ABSL_FLAG(std::string, log, "errors",
-          "one line per call on stderr: all, errors (calls not OK) or none");
-ABSL_FLAG(absl::Duration, shutdown_drain, absl::Milliseconds(200),
-          "on SIGINT/SIGTERM, how long health reports NOT_SERVING while "
-          "calls are still accepted, so load balancers move away (0 to 1m)");
-ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(1),
-          "on SIGINT/SIGTERM, how long calls in flight may finish before "
-          "they are cancelled");
-
 int main(int argc, char** argv) {
-  absl::InitializeSymbolizer(argv[0]);
-  absl::InstallFailureSignalHandler({});  // A stack trace if it ever crashes.
-  deadline::BlockTerminationSignals();
-  deadline::ParseFlagsOrExit(
+  deadline::InitServerMain(
       argc, argv,
-      "frontend: serves deadline.v1.Frontend and Stats, calling a backend.\n"
-      "Usage: frontend [--listen=HOST:PORT] [--backend=HOST:PORT] [flags]",
+      "frontend: serves deadline.v1.Frontend and Stats, calling backends.\n"
+      "Usage: frontend [--listen=HOST:PORT] [--backend=HOST:PORT,...] [flags]",
       __FILE__);
+  const deadline::ServingFlags serving = deadline::ServingFlagsOrExit();
   deadline::FrontendOptions options;
+  options.log = serving.log;
   options.budget.reserve = absl::GetFlag(FLAGS_reserve);
   options.budget.min_budget = absl::GetFlag(FLAGS_min_budget);
   options.budget.default_deadline = absl::GetFlag(FLAGS_default_deadline);
@@ -67,37 +53,14 @@ int main(int argc, char** argv) {
     deadline::ExitWithUsageError("--propagation must be on or off");
   }
   options.propagate = propagation == "on";
-  const absl::StatusOr<deadline::LogMode> log =
-      deadline::ParseLogMode(absl::GetFlag(FLAGS_log));
-  if (!log.ok()) deadline::ExitWithUsageError(log.status().message());
-  options.log = *log;
-  const absl::Duration drain = absl::GetFlag(FLAGS_shutdown_drain);
-  if (drain < absl::ZeroDuration() || drain > absl::Minutes(1)) {
-    deadline::ExitWithUsageError("--shutdown_drain must be 0 to 1m");
-  }
-  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
-  if (grace < absl::ZeroDuration() || grace > absl::Minutes(5)) {
-    deadline::ExitWithUsageError("--shutdown_grace must be 0 to 5m");
-  }
-
   const std::vector<std::string> backends = absl::GetFlag(FLAGS_backend);
   if (backends.empty()) deadline::ExitWithUsageError("--backend is empty");
+
   deadline::FrontendService frontend(backends, options);
   deadline::StatsService stats(frontend.stats());
-  auto running =
-      deadline::StartServer(absl::GetFlag(FLAGS_listen), {&frontend, &stats});
-  if (!running.ok()) {
-    std::fprintf(stderr, "frontend: %s\n", running.status().ToString().c_str());
-    return 1;
-  }
-  std::printf("frontend listening on %s (backends %s, propagation %s)\n",
-              running->address.c_str(), absl::StrJoin(backends, ",").c_str(),
-              propagation.c_str());
-  std::fflush(stdout);
-
-  const int signal = deadline::WaitForTerminationSignal();
-  std::fprintf(stderr, "frontend: signal %d, shutting down\n", signal);
-  frontend.BeginShutdown();
-  deadline::StopServer(*running->server, drain, grace);
-  return 0;
+  return deadline::ServeUntilSignalled(
+      "frontend", absl::GetFlag(FLAGS_listen), {&frontend, &stats}, serving,
+      absl::StrCat(" (backends ", absl::StrJoin(backends, ","),
+                   ", propagation ", propagation, ")"),
+      [&frontend] { frontend.BeginShutdown(); });
 }
