@@ -644,25 +644,13 @@ Section Scale(const Config& config) {
     section.rows.push_back(Info("scale", "skipped (no --bin_dir)"));
     return section;
   }
-  const auto start_server =
-      [&](const std::vector<std::string>& argv,
-          std::string* address) -> std::unique_ptr<testing::Subprocess> {
-    auto server = testing::Subprocess::Start(argv);
-    if (server == nullptr) return nullptr;
-    const auto line = server->WaitForLine("listening on", absl::Seconds(20));
-    if (!line.has_value()) return nullptr;
-    const size_t at = line->find("on ") + 3;
-    *address = line->substr(at, line->find(' ', at) - at);
-    return server;
-  };
   std::vector<std::unique_ptr<testing::Subprocess>> backends;
   std::vector<std::string> addresses;
   for (int i = 0; i < 3; ++i) {
     std::string address;
-    backends.push_back(
-        start_server({absl::StrCat(config.bin_dir, "/server/backend"),
-                      "--listen=127.0.0.1:0", "--log=all"},
-                     &address));
+    backends.push_back(testing::StartServerProcess(
+        {absl::StrCat(config.bin_dir, "/server/backend"), "--log=all"},
+        &address));
     if (backends.back() == nullptr) {
       section.rows.push_back(Info("scale", "a backend did not start"));
       return section;
@@ -670,9 +658,9 @@ Section Scale(const Config& config) {
     addresses.push_back(address);
   }
   std::string frontend_address;
-  auto frontend = start_server(
-      {absl::StrCat(config.bin_dir, "/server/frontend"), "--listen=127.0.0.1:0",
-       "--log=none", absl::StrCat("--backend=", absl::StrJoin(addresses, ","))},
+  auto frontend = testing::StartServerProcess(
+      {absl::StrCat(config.bin_dir, "/server/frontend"), "--log=none",
+       absl::StrCat("--backend=", absl::StrJoin(addresses, ","))},
       &frontend_address);
   if (frontend == nullptr) {
     section.rows.push_back(Info("scale", "the frontend did not start"));

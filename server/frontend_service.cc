@@ -78,9 +78,11 @@ class FrontendService::Reactor : public grpc::ServerUnaryReactor {
  protected:
   HopTrace& hop() { return *trace_.mutable_hops(0); }
 
-  // Plans the budget from the caller's deadline. On fail-fast, ends the call
-  // with DEADLINE_EXCEEDED and returns false.
-  bool PlanBudget() {
+  // Plans the budget from the caller's deadline and reports it in the trace
+  // and in `reply` (budget_at_start, budget_forwarded). On fail-fast, ends
+  // the call with DEADLINE_EXCEEDED and returns false.
+  template <typename Reply>
+  bool PlanBudget(Reply& reply) {
     const absl::Time deadline = FromGrpcDeadline(caller_.deadline());
     budget_ = service_.policy_.Plan(deadline);
     if (deadline != absl::InfiniteFuture()) {
@@ -94,8 +96,12 @@ class FrontendService::Reactor : public grpc::ServerUnaryReactor {
           Outcome::kRejected, absl::StrCat("fail fast: ", why));
       return false;
     }
+    if (deadline != absl::InfiniteFuture()) {
+      ToProtoDuration(budget_.at_arrival, reply.mutable_budget_at_start());
+    }
     if (service_.options_.propagate) {
       ToProtoDuration(budget_.forwarded, hop().mutable_forwarded());
+      ToProtoDuration(budget_.forwarded, reply.mutable_budget_forwarded());
     }
     return true;
   }
@@ -217,13 +223,7 @@ class FrontendService::FetchReactor final : public Reactor {
           Outcome::kInvalid, "invalid request");
       return;
     }
-    if (!PlanBudget()) return;
-    if (budget_.at_arrival != absl::InfiniteDuration()) {
-      ToProtoDuration(budget_.at_arrival, reply_.mutable_budget_at_start());
-    }
-    if (service_.options_.propagate) {
-      ToProtoDuration(budget_.forwarded, reply_.mutable_budget_forwarded());
-    }
+    if (!PlanBudget(reply_)) return;
 
     backend_context_ = NewBackendContext();
     backend_ =
@@ -312,13 +312,7 @@ class FrontendService::FetchAllReactor final : public Reactor {
       End(valid, Outcome::kInvalid, "invalid request");
       return;
     }
-    if (!PlanBudget()) return;
-    if (budget_.at_arrival != absl::InfiniteDuration()) {
-      ToProtoDuration(budget_.at_arrival, reply_.mutable_budget_at_start());
-    }
-    if (service_.options_.propagate) {
-      ToProtoDuration(budget_.forwarded, reply_.mutable_budget_forwarded());
-    }
+    if (!PlanBudget(reply_)) return;
     const int n = request.panels_size();
     if (n == 0) {
       End(absl::OkStatus(), Outcome::kOk, "done: no panels");

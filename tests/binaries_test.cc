@@ -24,25 +24,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 constexpr absl::Duration kRunTimeout = absl::Seconds(20);
-
-// "... listening on 127.0.0.1:PORT ..." -> "127.0.0.1:PORT".
-std::string AddressIn(const std::string& line) {
-  const size_t at = line.find("on ") + 3;
-  return line.substr(at, line.find_first_of(" \n", at) - at);
-}
 
 std::unique_ptr<Subprocess> StartServer(const std::string& binary,
                                         std::vector<std::string> flags,
                                         std::string* address) {
-  flags.insert(flags.begin(), {RunfilePath(binary), "--listen=127.0.0.1:0"});
-  auto server = Subprocess::Start(flags);
-  if (server == nullptr) return nullptr;
-  const auto line = server->WaitForLine("listening on", kStartTimeout);
-  if (!line.has_value()) return nullptr;
-  *address = AddressIn(*line);
-  return server;
+  flags.insert(flags.begin(), RunfilePath(binary));
+  return StartServerProcess(std::move(flags), address);
 }
 
 class BinariesTest : public ::testing::Test {

@@ -40,18 +40,6 @@ int ThreadCount(pid_t pid) {
   return -1;
 }
 
-std::unique_ptr<Subprocess> StartServer(std::vector<std::string> argv,
-                                        std::string* address) {
-  argv.push_back("--listen=127.0.0.1:0");
-  auto server = Subprocess::Start(argv);
-  if (server == nullptr) return nullptr;
-  const auto line = server->WaitForLine("listening on", absl::Seconds(20));
-  if (!line.has_value()) return nullptr;
-  const size_t at = line->find("on ") + 3;
-  *address = line->substr(at, line->find(' ', at) - at);
-  return server;
-}
-
 deadline::v1::StatsReply Stats(const std::string& address) {
   auto stub = deadline::v1::Stats::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
@@ -68,15 +56,16 @@ TEST(LoadTest, HundredsOfConcurrentFanOutsEndCleanly) {
   std::vector<std::string> addresses;
   for (int i = 0; i < 3; ++i) {
     std::string address;
-    backends.push_back(StartServer({RunfilePath("server/backend")}, &address));
+    backends.push_back(
+        StartServerProcess({RunfilePath("server/backend")}, &address));
     ASSERT_NE(backends.back(), nullptr);
     addresses.push_back(address);
   }
   std::string frontend_address;
-  auto frontend =
-      StartServer({RunfilePath("server/frontend"),
-                   absl::StrCat("--backend=", absl::StrJoin(addresses, ","))},
-                  &frontend_address);
+  auto frontend = StartServerProcess(
+      {RunfilePath("server/frontend"),
+       absl::StrCat("--backend=", absl::StrJoin(addresses, ","))},
+      &frontend_address);
   ASSERT_NE(frontend, nullptr);
   const int idle_threads = ThreadCount(frontend->pid());
 

@@ -116,6 +116,19 @@ const std::string& Subprocess::output() {
   return output_;
 }
 
+std::unique_ptr<Subprocess> StartServerProcess(std::vector<std::string> argv,
+                                               std::string* address) {
+  argv.push_back("--listen=127.0.0.1:0");
+  auto server = Subprocess::Start(argv);
+  if (server == nullptr) return nullptr;
+  const absl::optional<std::string> line =
+      server->WaitForLine("listening on ", absl::Seconds(20));
+  if (!line.has_value()) return nullptr;
+  const size_t at = line->find("listening on ") + 13;
+  *address = line->substr(at, line->find(' ', at) - at);
+  return server;
+}
+
 std::string RunfilePath(absl::string_view path) {
   const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");
