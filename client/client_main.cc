@@ -225,19 +225,20 @@ int Run() {
   if (mode == "unary") {
     deadline::v1::FetchRequest request;
     *request.mutable_work() = WorkFromFlags();
-    const auto& outcome = Await(std::make_shared<deadline::FetchCall>(
-                                    *stub, request, deadline, request_id),
-                                cancel_after);
+    // Named, so that the call outlives every read of its outcome (the
+    // signal thread holds only a copy that may go first).
+    const auto call = std::make_shared<deadline::FetchCall>(
+        *stub, request, deadline, request_id);
+    const auto& outcome = Await(call, cancel_after);
     std::fputs(deadline::FormatOutcome(outcome, deadline - now).c_str(),
                stdout);
     ShowTimeline(outcome, deadline, "Frontend.Fetch");
     return deadline::ExitCodeFor(outcome.status.error_code());
   }
   if (mode == "fanout") {
-    const auto& outcome =
-        Await(std::make_shared<deadline::FetchAllCall>(*stub, FanOutFromFlags(),
-                                                       deadline, request_id),
-              cancel_after);
+    const auto call = std::make_shared<deadline::FetchAllCall>(
+        *stub, FanOutFromFlags(), deadline, request_id);
+    const auto& outcome = Await(call, cancel_after);
     std::fputs(deadline::FormatFanOut(outcome, deadline - now).c_str(), stdout);
     ShowTimeline(outcome, deadline, "Frontend.FetchAll");
     return deadline::ExitCodeFor(outcome.status.error_code());

@@ -1,5 +1,6 @@
 #include "common/time_util.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -18,7 +19,10 @@ std::chrono::system_clock::time_point ToGrpcDeadline(absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) {
     return std::chrono::system_clock::time_point::max();
   }
-  return absl::ToChronoTime(deadline);
+  // gRPC reads a time before 1970 as "no deadline": an expired deadline
+  // must stay expired.
+  return absl::ToChronoTime(
+      std::max(deadline, absl::UnixEpoch() + absl::Nanoseconds(1)));
 }
 
 absl::StatusOr<absl::Duration> FromProtoDuration(

@@ -16,6 +16,8 @@ namespace deadline {
 // spells it absl::InfiniteFuture(), whose arithmetic saturates instead of
 // overflowing (InfiniteFuture() - now == InfiniteDuration()).
 absl::Time FromGrpcDeadline(std::chrono::system_clock::time_point deadline);
+// A finite `deadline` before 1970 (e.g. absl::InfinitePast()) becomes the
+// earliest time gRPC reads as a deadline, so it stays expired.
 std::chrono::system_clock::time_point ToGrpcDeadline(absl::Time deadline);
 
 // Converts a protobuf Duration, rejecting malformed ones (nanos out of range

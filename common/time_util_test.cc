@@ -20,6 +20,14 @@ TEST(GrpcDeadlineTest, BudgetOfNoDeadlineIsInfiniteNotOverflowed) {
   EXPECT_EQ(budget, absl::InfiniteDuration());
 }
 
+TEST(GrpcDeadlineTest, DeadlinesBefore1970StayExpired) {
+  for (absl::Time past : {absl::InfinitePast(), absl::FromUnixSeconds(-5)}) {
+    const auto converted = ToGrpcDeadline(past);
+    EXPECT_GT(converted, std::chrono::system_clock::time_point());
+    EXPECT_LT(converted, std::chrono::system_clock::now());
+  }
+}
+
 TEST(GrpcDeadlineTest, FiniteDeadlineRoundTrips) {
   const absl::Time t = absl::FromUnixMicros(1'700'000'000'123'456);
   EXPECT_EQ(FromGrpcDeadline(ToGrpcDeadline(t)), t);

@@ -1,5 +1,6 @@
 #include "server/backend_service.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -112,12 +113,22 @@ grpc::Status BackendService::Run(absl::string_view method,
     }
   }
 
-  // A failed stream write means the call is over: cancelled, or expired.
-  StopReason reason = result.reason;
-  if (reason == StopReason::kAborted) {
-    reason = result.finished >= stop_at ? StopReason::kDeadline
-                                        : StopReason::kCancelled;
+  // A failed stream write means the call is over: cancelled (if the signal
+  // says so, or before the stop time), else expired. A write blocked by a
+  // slow reader may have run past either; count from that moment.
+  if (result.reason == StopReason::kAborted) {
+    if (cancel.cancelled() || result.finished < stop_at) {
+      result.reason = StopReason::kCancelled;
+      if (cancel.cancelled()) {
+        result.stop_latency =
+            std::max(result.finished - cancel.alive_at(), absl::ZeroDuration());
+      }
+    } else {
+      result.reason = StopReason::kDeadline;
+      result.stop_latency = result.finished - stop_at;
+    }
   }
+  const StopReason reason = result.reason;
   const std::string progress = absl::StrCat(
       "backend: ", FormatBudget(budget), " at arrival, stopped after ",
       result.steps_done, "/", spec->steps, " steps");

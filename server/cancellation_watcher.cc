@@ -1,5 +1,6 @@
 #include "server/cancellation_watcher.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace deadline {
@@ -44,7 +45,7 @@ void CancellationWatcher::Remove(Entries::iterator entry) {
   entries_.erase(entry);
 }
 
-void CancellationWatcher::AskSome() {
+absl::Duration CancellationWatcher::AskSome() {
   const absl::Time start = clock_.Now();
   const absl::Time budget_end = start + interval_ / kBudgetDivisor;
   for (size_t asked = 0; asked < entries_.size(); ++asked) {
@@ -60,6 +61,7 @@ void CancellationWatcher::AskSome() {
     }
     if (clock_.Now() >= budget_end) break;
   }
+  return clock_.Now() - start;
 }
 
 void CancellationWatcher::Run() {
@@ -71,9 +73,11 @@ void CancellationWatcher::Run() {
              self->mu_) { return self->stopping_ || !self->entries_.empty(); },
         this));
     if (stopping_) break;
-    AskSome();
+    const absl::Duration spent = AskSome();
     mu_.Unlock();
-    clock_.SleepFor(interval_);
+    // At least one call is asked per round, however short the interval:
+    // sleep long enough that asking stays within the budget.
+    clock_.SleepFor(std::max(interval_, (kBudgetDivisor - 1) * spent));
     mu_.Lock();
   }
   mu_.Unlock();

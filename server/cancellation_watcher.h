@@ -58,8 +58,8 @@ class CancellationWatcher {
 
   void Run();
   // Asks calls in turn, from `next_`, until all were asked once or the
-  // round's time budget is spent.
-  void AskSome() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // round's time budget is spent; returns the time spent.
+  absl::Duration AskSome() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Remove(Entries::iterator entry);
 
   const absl::Duration interval_;

@@ -82,6 +82,26 @@ TEST(CancellationWatcherTest, SpendsAtMostATenthOfEachIntervalAsking) {
   EXPECT_GE(clock.Now() - t0, total * absl::Milliseconds(4));
 }
 
+TEST(CancellationWatcherTest, KeepsItsBudgetEvenWithATinyInterval) {
+  // One question (1 ms of fake time) per round is the least the watcher can
+  // do; with a 1 us interval it must then sleep 9 ms to stay within a tenth.
+  FakeClock clock;
+  const absl::Time t0 = clock.Now();
+  CancellationWatcher watcher(absl::Microseconds(1), clock);
+  std::atomic<int> asked{0};
+  CancelSignal signal;
+  auto watch = watcher.Add(
+      [&] {
+        ++asked;
+        clock.Advance(absl::Milliseconds(1));
+        return false;
+      },
+      signal);
+  while (asked.load() < 5) absl::SleepFor(absl::Microseconds(100));
+  watch.reset();
+  EXPECT_GE(clock.Now() - t0, (asked.load() - 1) * absl::Milliseconds(10));
+}
+
 TEST(CancellationWatcherTest, NotAskedAgainOnceTheWatchIsGone) {
   CancellationWatcher watcher(absl::Microseconds(200));
   std::atomic<int> asked{0};

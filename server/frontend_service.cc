@@ -84,6 +84,7 @@ class FrontendService::Reactor : public grpc::ServerUnaryReactor {
   template <typename Reply>
   bool PlanBudget(Reply& reply) {
     const absl::Time deadline = FromGrpcDeadline(caller_.deadline());
+    caller_deadline_ = deadline;
     budget_ = service_.policy_.Plan(deadline);
     if (deadline != absl::InfiniteFuture()) {
       ToProtoTime(deadline, hop().mutable_deadline());
@@ -159,6 +160,23 @@ class FrontendService::Reactor : public grpc::ServerUnaryReactor {
   // "frontend: 300ms at arrival, forwarded 290ms".
   std::string Summary() const { return service_.HopSummary(budget_); }
 
+  // Ends a call whose caller went away at `gone`: nobody reads the answer,
+  // so the call is counted for what the caller saw, whatever the backends
+  // answered.
+  void EndForGoneCaller(absl::Time now, absl::Time gone) {
+    const bool expired = now >= caller_deadline_;
+    End(absl::Status(
+            expired ? absl::StatusCode::kDeadlineExceeded
+                    : absl::StatusCode::kCancelled,
+            absl::StrCat(Summary(), service_.options_.propagate
+                                        ? "; the caller went away and the "
+                                          "backend calls were stopped"
+                                        : "; the caller went away, and the "
+                                          "backend worked on for nobody")),
+        expired ? Outcome::kDeadlineExceeded : Outcome::kCancelled,
+        "the caller went away", now - gone);
+  }
+
   // The way out: completes the trace, sends it, logs, counts and finishes.
   void End(const absl::Status& status, Outcome outcome, absl::string_view stop,
            absl::Duration stop_latency = absl::ZeroDuration()) {
@@ -192,6 +210,7 @@ class FrontendService::Reactor : public grpc::ServerUnaryReactor {
 
   FrontendService& service_;
   grpc::CallbackServerContext& caller_;
+  absl::Time caller_deadline_ = absl::InfiniteFuture();
   Budget budget_;
 
  private:
@@ -242,16 +261,18 @@ class FrontendService::FetchReactor final : public Reactor {
     service_.ReleaseBackendContext(*backend_context_);
     AddBackendHop(*backend_context_, status, backend_->target, -1,
                   steps_requested_, sent_at_);
+    if (const auto gone = CallerGoneAt(); gone.has_value()) {
+      EndForGoneCaller(now, *gone);
+      return;
+    }
     if (status.ok()) {
       End(absl::OkStatus(), Outcome::kOk, "done");
       return;
     }
-    absl::Duration stop_latency = absl::ZeroDuration();
-    if (const auto gone = CallerGoneAt(); gone.has_value()) {
-      stop_latency = now - *gone;
-    } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      stop_latency = now - budget_.forward_deadline;
-    }
+    const absl::Duration stop_latency =
+        status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+            ? now - budget_.forward_deadline
+            : absl::ZeroDuration();
     const absl::Status backend_status = FromGrpcStatus(status);
     End(absl::Status(backend_status.code(),
                      absl::StrCat(Summary(), "; ", BackendMessage(status))),
@@ -384,15 +405,7 @@ class FrontendService::FetchAllReactor final : public Reactor {
           statuses_[i].error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
     }
     if (const auto gone = CallerGoneAt(); gone.has_value()) {
-      // Nobody will read the answer; count the call for what it was.
-      const bool expired = now >= budget_.forward_deadline;
-      End(absl::Status(expired ? absl::StatusCode::kDeadlineExceeded
-                               : absl::StatusCode::kCancelled,
-                       absl::StrCat(Summary(),
-                                    "; the caller went away, every panel "
-                                    "was stopped")),
-          expired ? Outcome::kDeadlineExceeded : Outcome::kCancelled,
-          "the caller went away", now - *gone);
+      EndForGoneCaller(now, *gone);
       return;
     }
     const absl::Duration stop_latency =

@@ -78,10 +78,11 @@ class FrontendService final : public deadline::v1::Frontend::CallbackService {
       const deadline::v1::FetchAllRequest* request,
       deadline::v1::FetchAllReply* reply) override;
 
-  // Call before grpc::Server::Shutdown(). Backend calls made with
-  // propagate == false are not tied to their caller, so nothing would ever
-  // stop them: they are cancelled here, at once, so shutdown cannot wait on
-  // them. Propagated calls are cancelled by Shutdown()'s own deadline.
+  // Call just before grpc::Server::Shutdown() (after any drain). Backend
+  // calls made with propagate == false are not tied to their caller, so
+  // nothing would ever stop them: they are cancelled here, at once, so
+  // shutdown cannot wait on them, and later ones start cancelled.
+  // Propagated calls are cancelled by Shutdown()'s own deadline.
   void BeginShutdown();
 
   const CallStats& stats() const { return stats_; }

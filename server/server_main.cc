@@ -63,8 +63,7 @@ int ServeUntilSignalled(absl::string_view name, absl::string_view listen,
 
   const int signal = WaitForTerminationSignal();
   std::fprintf(stderr, "%s: signal %d, shutting down\n", who.c_str(), signal);
-  if (before_stop) before_stop();
-  StopServer(*running->server, flags.drain, flags.grace);
+  StopServer(*running->server, flags.drain, flags.grace, before_stop);
   return 0;
 }
 

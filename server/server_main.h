@@ -31,9 +31,9 @@ ServingFlags ServingFlagsOrExit();
 
 // Serves `services` on `listen` (with health and reflection), prints
 // "<name> listening on HOST:PORT<detail>" to stdout, waits for SIGINT or
-// SIGTERM, calls `before_stop` (if any), then stops gracefully (see
-// StopServer). Returns the process's exit status: 0, or 1 when `listen`
-// cannot be bound.
+// SIGTERM, then stops gracefully, calling `before_stop` (if any) after the
+// drain (see StopServer). Returns the process's exit status: 0, or 1 when
+// `listen` cannot be bound.
 int ServeUntilSignalled(absl::string_view name, absl::string_view listen,
                         const std::vector<grpc::Service*>& services,
                         const ServingFlags& flags, absl::string_view detail,

@@ -33,12 +33,14 @@ absl::StatusOr<RunningServer> StartServer(
 }
 
 void StopServer(grpc::Server& server, absl::Duration drain,
-                absl::Duration grace) {
+                absl::Duration grace,
+                const std::function<void()>& before_shutdown) {
   if (grpc::HealthCheckServiceInterface* health =
           server.GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
   absl::SleepFor(drain);
+  if (before_shutdown) before_shutdown();
   server.Shutdown(ToGrpcDeadline(absl::Now() + grace));
 }
 

@@ -1,6 +1,7 @@
 #ifndef DEADLINE_SERVER_SERVER_RUNNER_H_
 #define DEADLINE_SERVER_SERVER_RUNNER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,10 +28,12 @@ absl::StatusOr<RunningServer> StartServer(
 
 // Graceful stop: health turns NOT_SERVING at once, calls are still served
 // for `drain` (so health checkers and load balancers see it and move
-// away), then new calls are refused, calls in flight get `grace` to finish
-// and are then cancelled; returns once every handler has returned.
+// away), then `before_shutdown` runs (if any), new calls are refused, calls
+// in flight get `grace` to finish and are then cancelled; returns once every
+// handler has returned.
 void StopServer(grpc::Server& server, absl::Duration drain,
-                absl::Duration grace);
+                absl::Duration grace,
+                const std::function<void()>& before_shutdown = nullptr);
 
 }  // namespace deadline
 

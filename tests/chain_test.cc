@@ -202,6 +202,10 @@ TEST(ChainTest, WithPropagationOffTheBackendWorksOnAfterTheClientGaveUp) {
       WaitUntil([&] { return backend.stats().ok == 1; }, absl::Seconds(5)));
   EXPECT_EQ(backend.stats().steps_done, 20);
   EXPECT_EQ(backend.stats().deadline_exceeded + backend.stats().cancelled, 0);
+  // The frontend counts the call for what its caller saw, not as OK.
+  EXPECT_TRUE(
+      WaitUntil([&] { return frontend.stats().deadline_exceeded == 1; }));
+  EXPECT_EQ(frontend.stats().ok, 0);
 }
 
 TEST(ChainTest, BackendFailuresKeepTheirCodeAndNameTheHop) {
