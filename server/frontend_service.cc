@@ -114,13 +114,13 @@ class FrontendService::Reactor : public grpc::ServerUnaryReactor {
     return context;
   }
 
-  // Adds the backend call's hop to the trace: what the backend sent back,
-  // or, when it did not answer, what this side saw of the call since it
-  // sent it at `sent_at`.
-  HopTrace& AddBackendHop(const grpc::ClientContext& context,
-                          const grpc::Status& status, absl::string_view target,
-                          int panel, int steps_requested, absl::Time sent_at) {
-    HopTrace& backend = *trace_.add_hops();
+  // A finished backend call's hop: what the backend sent back, or, when it
+  // did not answer, what this side saw of the call since it sent it at
+  // `sent_at`.
+  HopTrace BackendHop(const grpc::ClientContext& context,
+                      const grpc::Status& status, absl::string_view target,
+                      int panel, int steps_requested, absl::Time sent_at) {
+    HopTrace backend;
     absl::optional<deadline::v1::BudgetTrace> answer = TraceFrom(context);
     if (answer.has_value() && answer->hops_size() > 0) {
       backend = answer->hops(0);
@@ -145,6 +145,8 @@ class FrontendService::Reactor : public grpc::ServerUnaryReactor {
     backend.set_panel(panel);
     return backend;
   }
+
+  void AddHop(HopTrace hop) { *trace_.add_hops() = std::move(hop); }
 
   // The moment the caller was seen to go (OnCancel may run after the
   // backend calls, cancelled by gRPC, have completed).
@@ -259,8 +261,8 @@ class FrontendService::FetchReactor final : public Reactor {
   void OnBackendDone(const grpc::Status& status) {
     const absl::Time now = service_.clock_.Now();
     service_.ReleaseBackendContext(*backend_context_);
-    AddBackendHop(*backend_context_, status, backend_->target, -1,
-                  steps_requested_, sent_at_);
+    AddHop(BackendHop(*backend_context_, status, backend_->target, -1,
+                      steps_requested_, sent_at_));
     if (const auto gone = CallerGoneAt(); gone.has_value()) {
       EndForGoneCaller(now, *gone);
       return;
@@ -354,6 +356,7 @@ class FrontendService::FetchAllReactor final : public Reactor {
         ToProtoDuration(budget_.forwarded, panel.mutable_budget_forwarded());
       }
       statuses_.emplace_back();
+      hops_.emplace_back();
       steps_requested_.push_back(request.panels(i).steps());
     }
     start_ = service_.clock_.Now();
@@ -378,11 +381,11 @@ class FrontendService::FetchAllReactor final : public Reactor {
     panel.set_code(status.error_code());
     if (!status.ok()) panel.set_message(BackendMessage(status));
     ToProtoDuration(now - start_, panel.mutable_elapsed());
+    hops_[i] = BackendHop(*contexts_[i], status, Panel(i).target, i,
+                          steps_requested_[i], start_);
     // A failed call has no reply: its steps come with the backend's trace.
-    const absl::optional<deadline::v1::BudgetTrace> answer =
-        TraceFrom(*contexts_[i]);
-    if (answer.has_value() && answer->hops_size() > 0) {
-      panel.mutable_reply()->set_steps_done(answer->hops(0).steps_done());
+    if (hops_[i].steps_done() > 0) {
+      panel.mutable_reply()->set_steps_done(hops_[i].steps_done());
     }
     statuses_[i] = std::move(status);
 
@@ -399,8 +402,7 @@ class FrontendService::FetchAllReactor final : public Reactor {
   void Conclude(absl::Time now) {
     bool any_deadline = false;
     for (int i = 0; i < reply_.panels_size(); ++i) {
-      AddBackendHop(*contexts_[i], statuses_[i], Panel(i).target, i,
-                    steps_requested_[i], start_);
+      AddHop(std::move(hops_[i]));
       any_deadline |=
           statuses_[i].error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
     }
@@ -434,6 +436,8 @@ class FrontendService::FetchAllReactor final : public Reactor {
   absl::Time start_;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
   std::vector<grpc::Status> statuses_;
+  // Each panel's hop, made when it ends, added to the trace in order.
+  std::vector<HopTrace> hops_;
   std::vector<int> steps_requested_;
 };
 
