@@ -7,13 +7,6 @@
 namespace deadline {
 namespace {
 
-// A budget field: "no deadline" when unset.
-std::string Budget(bool has, const google::protobuf::Duration& d) {
-  if (!has) return "no deadline";
-  absl::StatusOr<absl::Duration> parsed = FromProtoDuration(d, "budget");
-  return parsed.ok() ? FormatBudget(*parsed) : "?";
-}
-
 std::string CodeName(int code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
@@ -31,9 +24,10 @@ template <typename Reply>
 std::string FrontendBudgets(const Reply& reply) {
   return absl::StrCat(
       " -> frontend ",
-      Budget(reply.has_budget_at_start(), reply.budget_at_start()),
+      FormatBudgetField(reply.has_budget_at_start(), reply.budget_at_start()),
       " at arrival, forwarded ",
-      Budget(reply.has_budget_forwarded(), reply.budget_forwarded()));
+      FormatBudgetField(reply.has_budget_forwarded(),
+                        reply.budget_forwarded()));
 }
 
 }  // namespace
@@ -43,10 +37,10 @@ std::string FormatOutcome(const FetchOutcome& outcome,
   std::string text = Header(outcome.status, outcome.elapsed, client_budget);
   if (!outcome.status.ok()) return absl::StrCat(text, "\n");
   const deadline::v1::WorkReply& backend = outcome.reply.backend();
-  return absl::StrCat(
-      text, FrontendBudgets(outcome.reply), " -> backend ",
-      Budget(backend.has_budget_at_start(), backend.budget_at_start()),
-      " at arrival, ", backend.steps_done(), " steps done\n");
+  return absl::StrCat(text, FrontendBudgets(outcome.reply), " -> backend ",
+                      FormatBudgetField(backend.has_budget_at_start(),
+                                        backend.budget_at_start()),
+                      " at arrival, ", backend.steps_done(), " steps done\n");
 }
 
 std::string FormatFanOut(const FetchAllOutcome& outcome,
@@ -55,11 +49,13 @@ std::string FormatFanOut(const FetchAllOutcome& outcome,
   if (!outcome.status.ok()) return absl::StrCat(text, "\n");
   absl::StrAppend(&text, FrontendBudgets(outcome.reply), "\n");
   for (const deadline::v1::PanelResult& panel : outcome.reply.panels()) {
-    absl::StrAppend(
-        &text, "panel ", panel.index(), " (", panel.backend(),
-        "): ", CodeName(panel.code()), ", ", panel.reply().steps_done(),
-        " steps in ", Budget(true, panel.elapsed()), " (given ",
-        Budget(panel.has_budget_forwarded(), panel.budget_forwarded()), ")");
+    absl::StrAppend(&text, "panel ", panel.index(), " (", panel.backend(),
+                    "): ", CodeName(panel.code()), ", ",
+                    panel.reply().steps_done(), " steps in ",
+                    FormatBudgetField(true, panel.elapsed()), " (given ",
+                    FormatBudgetField(panel.has_budget_forwarded(),
+                                      panel.budget_forwarded()),
+                    ")");
     if (panel.code() != 0) absl::StrAppend(&text, ": ", panel.message());
     absl::StrAppend(&text, "\n");
   }
@@ -67,20 +63,22 @@ std::string FormatFanOut(const FetchAllOutcome& outcome,
 }
 
 std::string FormatProgress(const deadline::v1::WorkProgress& progress) {
-  return absl::StrCat("step ", progress.step(), ": ",
-                      Budget(true, progress.elapsed()), " elapsed, ",
-                      Budget(progress.has_time_left(), progress.time_left()),
-                      progress.has_time_left() ? " left\n" : "\n");
+  return absl::StrCat(
+      "step ", progress.step(), ": ",
+      FormatBudgetField(true, progress.elapsed()), " elapsed, ",
+      FormatBudgetField(progress.has_time_left(), progress.time_left()),
+      progress.has_time_left() ? " left\n" : "\n");
 }
 
 std::string FormatStats(const deadline::v1::StatsReply& s) {
-  return absl::StrCat(
-      "started ", s.calls_started(), ", ok ", s.calls_ok(),
-      ", deadline_exceeded ", s.calls_deadline_exceeded(), ", cancelled ",
-      s.calls_cancelled(), ", rejected ", s.calls_rejected(), ", invalid ",
-      s.calls_invalid(), ", failed ", s.calls_failed(), ", in_flight ",
-      s.calls_in_flight(), ", steps_done ", s.steps_done(),
-      ", max_stop_latency ", Budget(true, s.max_stop_latency()), "\n");
+  return absl::StrCat("started ", s.calls_started(), ", ok ", s.calls_ok(),
+                      ", deadline_exceeded ", s.calls_deadline_exceeded(),
+                      ", cancelled ", s.calls_cancelled(), ", rejected ",
+                      s.calls_rejected(), ", invalid ", s.calls_invalid(),
+                      ", failed ", s.calls_failed(), ", in_flight ",
+                      s.calls_in_flight(), ", steps_done ", s.steps_done(),
+                      ", max_stop_latency ",
+                      FormatBudgetField(true, s.max_stop_latency()), "\n");
 }
 
 int ExitCodeFor(grpc::StatusCode code) {

@@ -14,23 +14,17 @@ namespace {
 
 using deadline::v1::HopTrace;
 
-std::string Budget(bool has, const google::protobuf::Duration& d) {
-  if (!has) return "no deadline";
-  const absl::StatusOr<absl::Duration> parsed = FromProtoDuration(d, "");
-  return parsed.ok() ? FormatBudget(*parsed) : "?";
-}
-
 std::string HopDetail(const HopTrace& hop) {
   if (!hop.has_budget_at_arrival() &&
       absl::StartsWith(hop.stop(), "no answer")) {
     return absl::StrCat(hop.stop(), " (as seen by its caller)");
   }
-  std::string detail =
-      absl::StrCat(Budget(hop.has_budget_at_arrival(), hop.budget_at_arrival()),
-                   " at arrival");
+  std::string detail = absl::StrCat(
+      FormatBudgetField(hop.has_budget_at_arrival(), hop.budget_at_arrival()),
+      " at arrival");
   if (hop.hop() == "frontend") {
     absl::StrAppend(&detail, ", forwarded ",
-                    Budget(hop.has_forwarded(), hop.forwarded()));
+                    FormatBudgetField(hop.has_forwarded(), hop.forwarded()));
   }
   if (hop.steps_requested() > 0 || hop.steps_done() > 0) {
     absl::StrAppend(&detail, ", ", hop.steps_done(), "/", hop.steps_requested(),

@@ -66,4 +66,11 @@ std::string FormatBudget(absl::Duration d) {
   return absl::FormatDuration(absl::Trunc(d, absl::Microseconds(100)));
 }
 
+std::string FormatBudgetField(bool has, const google::protobuf::Duration& d,
+                              absl::string_view if_unset) {
+  if (!has) return std::string(if_unset);
+  const absl::StatusOr<absl::Duration> parsed = FromProtoDuration(d, "");
+  return parsed.ok() ? FormatBudget(*parsed) : "?";
+}
+
 }  // namespace deadline

@@ -36,6 +36,11 @@ absl::Time FromProtoTime(const google::protobuf::Timestamp& proto);
 // InfiniteDuration(). Rounded to 0.1 ms.
 std::string FormatBudget(absl::Duration d);
 
+// FormatBudget() of an optional Duration field: `if_unset` when `has` is
+// false, "?" when the value is malformed.
+std::string FormatBudgetField(bool has, const google::protobuf::Duration& d,
+                              absl::string_view if_unset = "no deadline");
+
 }  // namespace deadline
 
 #endif  // DEADLINE_COMMON_TIME_UTIL_H_

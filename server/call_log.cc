@@ -19,12 +19,6 @@ std::string Value(absl::string_view text) {
   return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\\\""}}), "\"");
 }
 
-std::string Budget(bool has, const google::protobuf::Duration& d) {
-  if (!has) return "none";
-  const absl::StatusOr<absl::Duration> parsed = FromProtoDuration(d, "");
-  return parsed.ok() ? FormatBudget(*parsed) : "?";
-}
-
 }  // namespace
 
 absl::StatusOr<LogMode> ParseLogMode(absl::string_view text) {
@@ -47,8 +41,11 @@ std::string FormatCallLog(absl::string_view method,
                        absl::UTCTimeZone()),
       " hop=", Value(hop.hop()), " method=", Value(method),
       " request_id=", Value(trace.request_id()), " code=", Value(hop.code()),
-      " budget=", Budget(hop.has_budget_at_arrival(), hop.budget_at_arrival()),
-      " forwarded=", Budget(hop.has_forwarded(), hop.forwarded()),
+      " budget=",
+      FormatBudgetField(hop.has_budget_at_arrival(), hop.budget_at_arrival(),
+                        "none"),
+      " forwarded=",
+      FormatBudgetField(hop.has_forwarded(), hop.forwarded(), "none"),
       " steps=", hop.steps_done(), "/", hop.steps_requested(),
       " elapsed=", FormatBudget(elapsed),
       " stop_latency=", FormatBudget(stop_latency));
