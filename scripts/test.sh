@@ -3,5 +3,5 @@
 # Extra arguments go to bazel, e.g. scripts/test.sh --config=asan
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh test
 exec bazel test "$@" //...
