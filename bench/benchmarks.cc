@@ -368,7 +368,7 @@ Section StopLatency(const Config& config) {
   // No reserves anywhere: the backend's deadline is the client's, so this
   // measures how fast the stop travels, not the margins.
   BackendOptions exact = QuietBackend();
-  exact.reserve = absl::ZeroDuration();
+  exact.budget.reserve = absl::ZeroDuration();
   FrontendOptions no_reserve = QuietFrontend();
   no_reserve.budget.reserve = absl::ZeroDuration();
   Servers servers(exact, no_reserve);

@@ -7,66 +7,28 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/time_util.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 
 namespace deadline::bench {
-namespace {
 
-RunningServer MustStart(const std::vector<grpc::Service*>& services) {
-  absl::StatusOr<RunningServer> running = StartServer("127.0.0.1:0", services);
-  if (!running.ok()) {
-    std::fprintf(stderr, "bench: %s\n", running.status().ToString().c_str());
+Servers::Servers(const BackendOptions& backend_options,
+                 const FrontendOptions& options)
+    : backend_(backend_options),
+      frontend_(backend_.address(), options),
+      bare_service_(bare_counters_) {
+  absl::StatusOr<RunningServer> bare =
+      StartServer("127.0.0.1:0", {&bare_service_});
+  if (!bare.ok()) {
+    std::fprintf(stderr, "bench: %s\n", bare.status().ToString().c_str());
     std::exit(1);
   }
-  return *std::move(running);
-}
-
-std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) {
-  return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-}
-
-}  // namespace
-
-Servers::Servers(BackendOptions backend_options,
-                 const FrontendOptions& options) {
-  backend_options.on_call_end = [this](const deadline::v1::BudgetTrace& trace) {
-    absl::MutexLock lock(&mu_);
-    ended_[trace.request_id()] = trace.hops(0);
-  };
-  backend_service_ = std::make_unique<BackendService>(backend_options);
-  backend_stats_ = std::make_unique<StatsService>(backend_service_->stats());
-  backend_ = MustStart({backend_service_.get(), backend_stats_.get()});
-  frontend_service_ = std::make_unique<FrontendService>(
-      std::vector<std::string>{backend_.address}, options);
-  frontend_stats_ = std::make_unique<StatsService>(frontend_service_->stats());
-  frontend_ = MustStart({frontend_service_.get(), frontend_stats_.get()});
-  bare_service_ = std::make_unique<StatsService>(bare_counters_);
-  bare_ = MustStart({bare_service_.get()});
-  frontend_stub_ =
-      deadline::v1::Frontend::NewStub(ChannelTo(frontend_.address));
-  backend_stub_ = deadline::v1::Backend::NewStub(ChannelTo(backend_.address));
-  bare_stub_ = deadline::v1::Stats::NewStub(ChannelTo(bare_.address));
+  bare_ = *std::move(bare);
+  bare_stub_ = deadline::v1::Stats::NewStub(testing::ChannelTo(bare_.address));
 }
 
 Servers::~Servers() {
-  frontend_service_->BeginShutdown();
-  for (RunningServer* server : {&frontend_, &backend_, &bare_}) {
-    StopServer(*server->server, absl::ZeroDuration(), absl::ZeroDuration());
-  }
-}
-
-absl::optional<deadline::v1::HopTrace> Servers::BackendHop(
-    const std::string& request_id, absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  const auto ended = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return ended_.count(request_id) > 0;
-  };
-  if (!mu_.AwaitWithTimeout(absl::Condition(&ended), timeout)) {
-    return absl::nullopt;
-  }
-  auto node = ended_.extract(request_id);
-  return node.mapped();
+  frontend_.Stop(absl::ZeroDuration());
+  backend_.Stop(absl::ZeroDuration());
+  StopServer(*bare_.server, absl::ZeroDuration(), absl::ZeroDuration());
 }
 
 WorkCall::WorkCall(deadline::v1::Backend::Stub& stub,
@@ -120,15 +82,6 @@ double ClosedLoopRate(
   const absl::Duration took = absl::Now() - start;
   return static_cast<double>(loop.completed.load()) /
          absl::ToDoubleSeconds(took);
-}
-
-deadline::v1::WorkRequest Work(int steps, absl::Duration step, bool spin) {
-  deadline::v1::WorkRequest work;
-  work.set_steps(steps);
-  ToProtoDuration(step, work.mutable_step_duration());
-  work.set_kind(spin ? deadline::v1::WORK_KIND_SPIN
-                     : deadline::v1::WORK_KIND_SLEEP);
-  return work;
 }
 
 }  // namespace deadline::bench

@@ -11,18 +11,18 @@ absl::Time FakeClock::Now() {
 }
 
 bool FakeClock::Step(absl::Time until) {
-  std::function<void()> event;
+  absl::optional<TimerQueue::Fn> due;
   {
     absl::MutexLock lock(&mu_);
-    if (events_.empty() || events_.begin()->first > until) {
+    const absl::optional<absl::Time> next = timers_.NextDue();
+    if (!next.has_value() || *next > until) {
       now_ = std::max(now_, until);
       return false;
     }
-    now_ = std::max(now_, events_.begin()->first);
-    event = std::move(events_.begin()->second);
-    events_.erase(events_.begin());
+    now_ = std::max(now_, *next);
+    due = timers_.PopDue(now_);
   }
-  event();
+  (*due)();
   return true;
 }
 
@@ -40,9 +40,19 @@ bool FakeClock::SleepUntil(absl::Time until, const absl::Notification& wake) {
   return true;
 }
 
-void FakeClock::At(absl::Time when, std::function<void()> event) {
+TimerId FakeClock::RunAt(absl::Time when, absl::AnyInvocable<void()> fn) {
   absl::MutexLock lock(&mu_);
-  events_.emplace(when, std::move(event));
+  return timers_.Add(when, std::move(fn));
+}
+
+bool FakeClock::CancelTimer(const TimerId& id) {
+  absl::MutexLock lock(&mu_);
+  return timers_.Cancel(id);
+}
+
+int FakeClock::pending_timers() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(timers_.size());
 }
 
 }  // namespace deadline

@@ -1,24 +1,44 @@
 // The backend: slow work that stops as soon as its caller gives up.
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
 #include "server/backend_service.h"
 #include "server/server_main.h"
 #include "server/stats_service.h"
+#include "server/sync_backend_service.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052",
           "host:port to serve on; port 0 picks a free port");
+ABSL_FLAG(std::string, api, "callback",
+          "callback: a call costs memory, not a thread, and OnCancel ends "
+          "waiting work at once; sync: a thread per call and a watcher "
+          "thread that polls IsCancelled(), for teams whose services are sync");
 ABSL_FLAG(absl::Duration, check_interval, absl::Microseconds(500),
-          "how often calls in flight are checked for cancellation (1us to "
-          "100ms)");
-ABSL_FLAG(absl::Duration, backend_reserve, absl::Milliseconds(2),
+          "CPU-bound work checks its caller and its deadline at least this "
+          "often (1us to 100ms)");
+ABSL_FLAG(absl::Duration, reserve, absl::Milliseconds(2),
           "stop work this long before the call's deadline, so the answer "
-          "reaches the caller before its own timer fires (0 to 1s)");
+          "reaches the caller before its own timer fires");
+ABSL_FLAG(absl::Duration, min_budget, absl::ZeroDuration(),
+          "answer DEADLINE_EXCEEDED at once, without work, when less than "
+          "reserve + this is left at arrival");
+ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(5),
+          "budget for calls that arrive without a deadline");
+ABSL_FLAG(absl::Duration, max_deadline, absl::Seconds(60),
+          "longer deadlines are clamped to this");
 ABSL_FLAG(double, slowdown, 1.0,
           "every step takes this many times its requested length (1 to "
           "1000): a slow backend for the fan-out demo");
+ABSL_FLAG(int, workers, 0,
+          "threads for CPU-bound work (callback API); 0: one per core");
+ABSL_FLAG(int, max_queue, 256,
+          "CPU-bound calls that may wait for a worker; beyond that, "
+          "RESOURCE_EXHAUSTED at once (callback API)");
 
 int main(int argc, char** argv) {
   deadline::InitServerMain(argc, argv,
@@ -29,22 +49,35 @@ int main(int argc, char** argv) {
   deadline::BackendOptions options;
   options.log = serving.log;
   options.check_interval = absl::GetFlag(FLAGS_check_interval);
-  if (options.check_interval < absl::Microseconds(1) ||
-      options.check_interval > absl::Milliseconds(100)) {
-    deadline::ExitWithUsageError("--check_interval must be 1us to 100ms");
-  }
-  options.reserve = absl::GetFlag(FLAGS_backend_reserve);
-  if (options.reserve < absl::ZeroDuration() ||
-      options.reserve > absl::Seconds(1)) {
-    deadline::ExitWithUsageError("--backend_reserve must be 0 to 1s");
-  }
+  options.budget.reserve = absl::GetFlag(FLAGS_reserve);
+  options.budget.min_budget = absl::GetFlag(FLAGS_min_budget);
+  options.budget.default_deadline = absl::GetFlag(FLAGS_default_deadline);
+  options.budget.max_deadline = absl::GetFlag(FLAGS_max_deadline);
   options.slowdown = absl::GetFlag(FLAGS_slowdown);
-  if (!(options.slowdown >= 1.0 && options.slowdown <= 1000.0)) {
-    deadline::ExitWithUsageError("--slowdown must be 1 to 1000");
+  if (absl::GetFlag(FLAGS_workers) != 0) {
+    options.workers = absl::GetFlag(FLAGS_workers);
   }
-
-  deadline::BackendService backend(options);
-  deadline::StatsService stats(backend.stats());
-  return deadline::ServeUntilSignalled("backend", absl::GetFlag(FLAGS_listen),
-                                       {&backend, &stats}, serving, "");
+  options.max_queue = absl::GetFlag(FLAGS_max_queue);
+  if (const absl::Status valid = deadline::ValidateBackendOptions(options);
+      !valid.ok()) {
+    deadline::ExitWithUsageError(valid.message());
+  }
+  const std::string api = absl::GetFlag(FLAGS_api);
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  if (api == "callback") {
+    deadline::BackendService backend(options);
+    deadline::StatsService stats([&backend] { return backend.stats(); });
+    return deadline::ServeUntilSignalled(
+        "backend", listen, {&backend, &stats}, serving,
+        absl::StrCat(" (callback API, ", options.workers, " workers)"),
+        [&] { backend.BeginShutdown(absl::Now() + serving.grace); });
+  }
+  if (api == "sync") {
+    deadline::SyncBackendService backend(options);
+    deadline::StatsService stats([&backend] { return backend.stats(); });
+    return deadline::ServeUntilSignalled(
+        "backend", listen, {&backend, &stats}, serving, " (sync API)",
+        [&] { backend.BeginShutdown(absl::Now() + serving.grace); });
+  }
+  deadline::ExitWithUsageError("--api must be callback or sync");
 }

@@ -1,13 +1,15 @@
 #include "server/backend_service.h"
 
 #include <algorithm>
-#include <string>
+#include <utility>
 
-#include "absl/strings/str_cat.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "common/trace.h"
-#include "server/work_loop.h"
 
 namespace deadline {
 
@@ -15,137 +17,410 @@ using deadline::v1::WorkProgress;
 using deadline::v1::WorkReply;
 using deadline::v1::WorkRequest;
 
-grpc::Status BackendService::Work(grpc::ServerContext* context,
-                                  const WorkRequest* request,
-                                  WorkReply* reply) {
-  return Run("Work", *context, *request, reply,
-             [](int, absl::Duration, absl::Duration) { return true; });
-}
+// What both reactors share: the call's logic (BackendCall), the answer, the
+// timer or queued task that stands for the call while no thread runs it,
+// and the reactor's lifetime.
+//
+// A reactor lives until gRPC is done with it (OnDone) and every timer or
+// task that may still touch it has run or been cancelled: each of these
+// holds it (Hold/Release) and the last release deletes it. Its state moves
+// once, under `mu_`, from waiting (on a timer, or in the queue) or running
+// to done, so exactly one path ends the call.
+template <typename GrpcReactor>
+class BackendService::Reactor : public GrpcReactor, public Caller {
+ public:
+  void OnDone() final { Release(); }
 
-grpc::Status BackendService::WorkStream(
-    grpc::ServerContext* context, const WorkRequest* request,
-    grpc::ServerWriter<WorkProgress>* writer) {
-  return Run("WorkStream", *context, *request, nullptr,
-             [writer](int steps_done, absl::Duration elapsed,
-                      absl::Duration time_left) {
-               WorkProgress progress;
-               progress.set_step(steps_done);
-               ToProtoDuration(elapsed, progress.mutable_elapsed());
-               if (time_left != absl::InfiniteDuration()) {
-                 ToProtoDuration(time_left, progress.mutable_time_left());
-               }
-               // Blocks until the transport takes the message (flow
-               // control); false once the call is cancelled or expired.
-               return writer->Write(progress);
-             });
-}
-
-grpc::Status BackendService::Run(absl::string_view method,
-                                 grpc::ServerContext& context,
-                                 const WorkRequest& request, WorkReply* reply,
-                                 Progress on_step) {
-  CallStats::Call call(stats_);
-  const absl::Time start = clock_.Now();
-  const absl::Time deadline = FromGrpcDeadline(context.deadline());
-  const absl::Duration budget = deadline - start;
-
-  deadline::v1::BudgetTrace trace;
-  trace.set_request_id(RequestIdOf(context));
-  deadline::v1::HopTrace& hop = *trace.add_hops();
-  hop = NewHop("backend");
-  ToProtoTime(start, hop.mutable_arrived_at());
-  if (deadline != absl::InfiniteFuture()) {
-    ToProtoTime(deadline, hop.mutable_deadline());
-    ToProtoDuration(budget, hop.mutable_budget_at_arrival());
+  // Caller, for the work loop on a worker thread: the context itself.
+  bool IsCancelled() final { return context_.IsCancelled(); }
+  void WaitUntil(absl::Time until) final {
+    clock().SleepUntil(until, caller_gone_);
   }
-  hop.set_steps_requested(request.steps());
 
-  // Every way out: trace, log and count the outcome.
-  const auto finish = [&](const absl::Status& status, Outcome outcome,
-                          absl::string_view stop, const WorkResult& result) {
-    hop.set_steps_done(result.steps_done);
-    hop.set_code(absl::StatusCodeToString(status.code()));
-    hop.set_stop(std::string(stop));
-    ToProtoTime(clock_.Now(), hop.mutable_finished_at());
-    if (outcome == Outcome::kCancelled) {
-      ToProtoTime(result.finished, hop.mutable_noticed_cancel_at());
-    }
-    AttachTrace(context, trace);
-    LogCall(options_.log, method, trace, hop, result.stop_latency);
-    if (options_.on_call_end) options_.on_call_end(trace);
-    call.End(outcome, result.steps_done, result.stop_latency);
-    return ToGrpcStatus(status);
+ protected:
+  enum class State {
+    kSleeping,  // Waiting on timer_ for the next step's end or the deadline.
+    kQueued,    // Waiting in the worker queue as task_.
+    kRunning,   // On a worker thread.
+    kWriting,   // A stream message is with the transport.
+    kDone,      // Ended: answered, or about to be.
   };
 
-  const absl::StatusOr<WorkSpec> spec =
-      ParseWorkRequest(request, options_.limits);
-  if (!spec.ok()) {
-    return finish(absl::InvalidArgumentError(
-                      absl::StrCat("backend: ", spec.status().message())),
-                  Outcome::kInvalid, "invalid request", WorkResult{});
+  Reactor(BackendService& service, grpc::CallbackServerContext& context,
+          absl::string_view method, const WorkRequest& request)
+      : service_(service),
+        context_(context),
+        call_(service.core_, method, RequestIdOf(context), DeadlineOf(context),
+              request) {
+    service_.live_.fetch_add(1, std::memory_order_relaxed);
   }
-  WorkSpec work = *spec;
-  work.step *= options_.slowdown;
-
-  const absl::Time stop_at = deadline - options_.reserve;
-  // IsCancelled() costs a completion-queue poll in the sync API (~20 us,
-  // see bench/): worth it only when there is work to save.
-  const bool has_work = work.steps > 0;
-  CancelSignal cancel;
-  if (has_work && context.IsCancelled()) cancel.Cancel(start);
-  WorkResult result;
-  {
-    // Watched only while the loop runs: never asked after the call ends.
-    const auto watch =
-        has_work
-            ? watcher_.Add([&context] { return context.IsCancelled(); }, cancel)
-            : nullptr;
-    result = RunWork(work, stop_at, cancel, clock_, options_.check_interval,
-                     [&](int steps_done) {
-                       const absl::Time now = clock_.Now();
-                       return on_step(steps_done, now - start, deadline - now);
-                     });
-  }
-  if (reply != nullptr) {
-    reply->set_steps_done(result.steps_done);
-    if (deadline != absl::InfiniteFuture()) {
-      ToProtoDuration(budget, reply->mutable_budget_at_start());
-    }
+  ~Reactor() override {
+    service_.live_.fetch_sub(1, std::memory_order_release);
   }
 
-  // A failed stream write means the call is over: cancelled (if the signal
-  // says so, or before the stop time), else expired. A write blocked by a
-  // slow reader may have run past either; count from that moment.
-  if (result.reason == StopReason::kAborted) {
-    if (cancel.cancelled() || result.finished < stop_at) {
-      result.reason = StopReason::kCancelled;
-      if (cancel.cancelled()) {
-        result.stop_latency =
-            std::max(result.finished - cancel.alive_at(), absl::ZeroDuration());
+  Clock& clock() { return service_.core_.clock(); }
+  const WorkSpec& spec() const { return call_.spec(); }
+
+  // Starts the admitted work, or answers at once. Called last by the
+  // subclass's constructor: from here on, timers and workers may run.
+  void Start() {
+    if (!call_.admitted()) return Answer(call_.status());
+    start_ = clock().Now();
+    if (spec().steps == 0) return End(Completed(start_));
+    absl::ReleasableMutexLock lock(&mu_);
+    if (spec().spin) {
+      // The queue is bounded: refuse at once rather than answer late.
+      const absl::Status queued = Enqueue(/*resume=*/false);
+      if (!queued.ok()) {
+        state_ = State::kDone;
+        lock.Release();
+        return Answer(call_.Refuse(queued));
       }
+      // Work still waiting for a worker at its stop time leaves the queue.
+      ArmTimer(call_.stop_at(), [this] { ShedAtDeadline(); });
     } else {
-      result.reason = StopReason::kDeadline;
-      result.stop_latency = result.finished - stop_at;
+      Sleep();
     }
   }
-  const StopReason reason = result.reason;
-  const std::string progress = absl::StrCat(
-      "backend: ", FormatBudget(budget), " at arrival, stopped after ",
-      result.steps_done, "/", spec->steps, " steps");
-  switch (reason) {
-    case StopReason::kCompleted:
-      return finish(absl::OkStatus(), Outcome::kOk, "done", result);
-    case StopReason::kDeadline:
-      return finish(absl::DeadlineExceededError(
-                        absl::StrCat(progress, " at its deadline")),
-                    Outcome::kDeadlineExceeded, "at its deadline", result);
-    case StopReason::kCancelled:
-    case StopReason::kAborted:
-      break;
+
+  // Sleep-like work waits on a timer: for the next step's end (a stream
+  // writes every step) or the end of the work, or the deadline.
+  void Sleep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    state_ = State::kSleeping;
+    ArmTimer(std::min(NextWake(), call_.stop_at()), [this] { WakeUp(); });
   }
-  return finish(
-      absl::CancelledError(absl::StrCat(progress, ": the caller cancelled")),
-      Outcome::kCancelled, "the caller cancelled", result);
+  // When the sleep-like work next has something to do.
+  virtual absl::Time NextWake() = 0;
+  // The timer of a sleeping call fired.
+  virtual void WakeUp() = 0;
+  // CPU-bound work, on a worker thread.
+  virtual void Run() = 0;
+
+  // OnCancel: the caller has gone (or the deadline passed, or the server is
+  // shutting down). A sleeping or queued call ends now; running work sees
+  // IsCancelled() at its next check; a pending write fails.
+  void OnCancel() final {
+    const absl::Time now = clock().Now();
+    absl::ReleasableMutexLock lock(&mu_);
+    cancelled_at_ = now;
+    caller_gone_.Notify();
+    if (state_ == State::kSleeping && DisarmTimer()) {
+      state_ = State::kDone;
+      lock.Release();
+      return End(Stopped(StopReason::kCancelled, now, absl::ZeroDuration()));
+    }
+    if (state_ == State::kQueued && Dequeue()) {
+      state_ = State::kDone;
+      lock.Release();
+      return End(Stopped(StopReason::kCancelled, now, absl::ZeroDuration()),
+                 /*shed=*/steps_done_ == 0);
+    }
+    // Otherwise whoever holds the call now ends it.
+  }
+
+  // Whether OnCancel has come, or the context says so already.
+  bool CallerGone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return caller_gone_.HasBeenNotified() || context_.IsCancelled();
+  }
+  // Whether the call was cancelled before its stop time: by its caller or
+  // by a shutdown, not by the deadline.
+  bool CancelledBeforeStopTime() {
+    absl::MutexLock lock(&mu_);
+    return cancelled_at_ < call_.stop_at();
+  }
+
+  // On a worker, before any work: a call whose caller left, or whose time
+  // ran out, while it waited in the queue is dropped, not run. Returns
+  // whether it was.
+  bool DropIfStale() {
+    const absl::Time now = clock().Now();
+    const bool shed = steps_done_ == 0;
+    if (IsCancelled()) {
+      End(Stopped(StopReason::kCancelled, now, absl::ZeroDuration()), shed);
+      return true;
+    }
+    if (now >= call_.stop_at()) {
+      End(Stopped(StopReason::kDeadline, now, now - call_.stop_at()), shed);
+      return true;
+    }
+    return false;
+  }
+
+  // The stop-time timer of a queued call fired.
+  void ShedAtDeadline() {
+    const absl::Time now = clock().Now();
+    absl::ReleasableMutexLock lock(&mu_);
+    if (state_ != State::kQueued || !Dequeue()) return;
+    state_ = State::kDone;
+    lock.Release();
+    End(Stopped(StopReason::kDeadline, now, now - call_.stop_at()),
+        /*shed=*/steps_done_ == 0);
+  }
+
+  // Queues Run() for a worker. `resume`: work already admitted goes on
+  // ahead of newcomers and beyond the queue's bound.
+  absl::Status Enqueue(bool resume) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Hold();
+    auto run = [this] {
+      {
+        absl::MutexLock lock(&mu_);
+        state_ = State::kRunning;
+      }
+      Run();
+      Release();
+    };
+    state_ = State::kQueued;
+    if (resume) {
+      task_ = service_.workers_.Resume(std::move(run));
+      return absl::OkStatus();
+    }
+    absl::StatusOr<WorkerPool::TaskId> task =
+        service_.workers_.Submit(std::move(run));
+    if (!task.ok()) {
+      Release();
+      return task.status();
+    }
+    task_ = *task;
+    return absl::OkStatus();
+  }
+
+  // The result of work that stopped at `now` after `steps_done_` steps.
+  WorkResult Stopped(StopReason reason, absl::Time now,
+                     absl::Duration stop_latency) const {
+    WorkResult result;
+    result.steps_done = steps_done_;
+    result.reason = reason;
+    result.finished = now;
+    result.stop_latency = std::max(stop_latency, absl::ZeroDuration());
+    return result;
+  }
+  WorkResult Completed(absl::Time now) const {
+    WorkResult result =
+        Stopped(StopReason::kCompleted, now, absl::ZeroDuration());
+    result.steps_done = spec().steps;
+    return result;
+  }
+
+  // Ends the call: counts and traces it, and answers. Exactly once, from
+  // whichever path moved the state to done (or before any work).
+  void End(const WorkResult& result, bool shed = false) {
+    {
+      absl::MutexLock lock(&mu_);
+      state_ = State::kDone;
+      DisarmTimer();
+    }
+    const absl::Status& status = call_.End(result, shed);
+    Finished(call_);
+    Answer(status);
+  }
+  // Lets a unary call fill its reply before the answer goes.
+  virtual void Finished(const BackendCall& call) {}
+
+  BackendService& service_;
+  grpc::CallbackServerContext& context_;
+  BackendCall call_;
+  absl::Time start_;
+  absl::Mutex mu_;
+  State state_ ABSL_GUARDED_BY(mu_) = State::kRunning;
+  // Steps finished (a stream: steps written).
+  int steps_done_ = 0;
+
+ private:
+  // The trace goes back in trailing metadata, whatever the outcome.
+  void Answer(const absl::Status& status) {
+    AttachTrace(context_, call_.trace());
+    this->Finish(ToGrpcStatus(status));
+  }
+
+  void Hold() { holds_.fetch_add(1, std::memory_order_relaxed); }
+  void Release() {
+    if (holds_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  void ArmTimer(absl::Time when, absl::AnyInvocable<void()> fn)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Hold();
+    timer_ = clock().RunAt(when, [this, fn = std::move(fn)]() mutable {
+      fn();
+      Release();
+    });
+    timer_armed_ = true;
+  }
+  // True when the timer was stopped before it ran.
+  bool DisarmTimer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!timer_armed_) return false;
+    timer_armed_ = false;
+    if (!clock().CancelTimer(timer_)) return false;
+    Release();
+    return true;
+  }
+  // True when the task was taken back before a worker took it.
+  bool Dequeue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!service_.workers_.Remove(task_)) return false;
+    Release();
+    return true;
+  }
+
+  // gRPC's hold, released by OnDone().
+  std::atomic<int> holds_{1};
+  absl::Notification caller_gone_;
+  absl::Time cancelled_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  TimerId timer_ ABSL_GUARDED_BY(mu_);
+  bool timer_armed_ ABSL_GUARDED_BY(mu_) = false;
+  WorkerPool::TaskId task_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Backend.Work: sleep-like work is one timer, to the end of the work or
+// the deadline; CPU-bound work is one turn on a worker.
+class BackendService::WorkReactor final
+    : public Reactor<grpc::ServerUnaryReactor> {
+ public:
+  WorkReactor(BackendService& service, grpc::CallbackServerContext& context,
+              const WorkRequest& request, WorkReply& reply)
+      : Reactor(service, context, "Work", request), reply_(reply) {
+    Start();
+  }
+
+ private:
+  absl::Time NextWake() override {
+    return StepEnd(spec(), start_, spec().steps - 1);
+  }
+
+  void WakeUp() override {
+    const absl::Time now = clock().Now();
+    {
+      absl::MutexLock lock(&mu_);
+      if (state_ != State::kSleeping) return;
+      state_ = State::kDone;
+    }
+    steps_done_ = StepsDoneBy(spec(), start_, now);
+    if (steps_done_ == spec().steps) return End(Completed(now));
+    End(Stopped(StopReason::kDeadline, now, now - call_.stop_at()));
+  }
+
+  void Run() override {
+    if (DropIfStale()) return;
+    // The loop checks IsCancelled() and the deadline as it goes.
+    const WorkResult result = RunWork(spec(), call_.stop_at(), *this, clock(),
+                                      service_.core_.options().check_interval);
+    steps_done_ = result.steps_done;
+    End(result);
+  }
+
+  void Finished(const BackendCall& call) override { call.FillReply(reply_); }
+
+  WorkReply& reply_;
+};
+
+// Backend.WorkStream: one message per finished step, each written only
+// after the transport took the previous one. Between writes, sleep-like
+// work waits on a timer for the next step's end; CPU-bound work goes back
+// to the workers, ahead of newcomers.
+class BackendService::StreamReactor final
+    : public Reactor<grpc::ServerWriteReactor<WorkProgress>> {
+ public:
+  StreamReactor(BackendService& service, grpc::CallbackServerContext& context,
+                const WorkRequest& request)
+      : Reactor(service, context, "WorkStream", request) {
+    Start();
+  }
+
+ private:
+  absl::Time NextWake() override {
+    return StepEnd(spec(), start_, steps_done_);
+  }
+
+  void WakeUp() override {
+    const absl::Time now = clock().Now();
+    absl::ReleasableMutexLock lock(&mu_);
+    if (state_ != State::kSleeping) return;
+    if (now >= call_.stop_at() || CallerGone()) {
+      state_ = State::kDone;
+      lock.Release();
+      return End(
+          now >= call_.stop_at()
+              ? Stopped(StopReason::kDeadline, now, now - call_.stop_at())
+              : Stopped(StopReason::kCancelled, now, absl::ZeroDuration()));
+    }
+    if (StepsDoneBy(spec(), start_, now) > steps_done_) return Write(now);
+    Sleep();  // Woken early: wait on.
+  }
+
+  void Run() override {
+    if (DropIfStale()) return;
+    // One CPU-bound step, checking the caller and the deadline as it goes.
+    const WorkResult step =
+        RunWork(WorkSpec{1, spec().step, /*spin=*/true}, call_.stop_at(), *this,
+                clock(), service_.core_.options().check_interval);
+    if (step.reason != StopReason::kCompleted) {
+      return End(Stopped(step.reason, step.finished, step.stop_latency));
+    }
+    absl::MutexLock lock(&mu_);
+    Write(step.finished);
+  }
+
+  // Sends the next step's message; OnWriteDone says when it was taken.
+  void Write(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    state_ = State::kWriting;
+    call_.FillProgress(steps_done_ + 1, now, progress_);
+    StartWrite(&progress_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    const absl::Time now = clock().Now();
+    absl::ReleasableMutexLock lock(&mu_);
+    if (ok) ++steps_done_;
+    const bool done = ok && steps_done_ == spec().steps;
+    if (!ok || done || CallerGone() || now >= call_.stop_at()) {
+      state_ = State::kDone;
+      lock.Release();
+      if (done) return End(Completed(now));
+      // A failed write means the stream is over: the caller went (also
+      // before OnCancel says so), the server is shutting down, or the
+      // deadline passed while the reader dawdled.
+      return End(
+          now >= call_.stop_at() && !CancelledBeforeStopTime()
+              ? Stopped(StopReason::kDeadline, now, now - call_.stop_at())
+              : Stopped(StopReason::kCancelled, now, absl::ZeroDuration()));
+    }
+    if (spec().spin) {
+      Enqueue(/*resume=*/true).IgnoreError();  // Resuming is never refused.
+    } else if (StepsDoneBy(spec(), start_, now) > steps_done_) {
+      Write(now);  // The reader was slow: the next step is due already.
+    } else {
+      Sleep();
+    }
+  }
+
+  WorkProgress progress_;
+};
+
+BackendService::BackendService(const BackendOptions& options, Clock& clock)
+    : core_(options, clock), workers_(options.workers, options.max_queue) {}
+
+BackendService::~BackendService() {
+  // gRPC has called OnDone for every call by now; a timer or a task may
+  // still be letting go of its reactor.
+  while (live_.load(std::memory_order_acquire) > 0) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+}
+
+grpc::ServerUnaryReactor* BackendService::Work(
+    grpc::CallbackServerContext* context, const WorkRequest* request,
+    WorkReply* reply) {
+  return new WorkReactor(*this, *context, *request, *reply);
+}
+
+grpc::ServerWriteReactor<WorkProgress>* BackendService::WorkStream(
+    grpc::CallbackServerContext* context, const WorkRequest* request) {
+  return new StreamReactor(*this, *context, *request);
+}
+
+StatsSnapshot BackendService::stats() const {
+  StatsSnapshot snapshot = core_.stats().Snapshot();
+  snapshot.queue_depth = workers_.queue_depth();
+  return snapshot;
 }
 
 }  // namespace deadline

@@ -12,6 +12,8 @@ Outcome OutcomeOf(absl::StatusCode code) {
       return Outcome::kCancelled;
     case absl::StatusCode::kInvalidArgument:
       return Outcome::kInvalid;
+    case absl::StatusCode::kResourceExhausted:
+      return Outcome::kOverloaded;
     default:
       return Outcome::kFailed;
   }
@@ -25,10 +27,11 @@ CallStats::Call::Call(CallStats& stats) : stats_(stats) {
 CallStats::Call::~Call() { End(Outcome::kFailed); }
 
 void CallStats::Call::End(Outcome outcome, int64_t steps_done,
-                          absl::Duration stop_latency) {
+                          absl::Duration stop_latency, bool shed) {
   if (ended_) return;
   ended_ = true;
   stats_.CounterFor(outcome).fetch_add(1, std::memory_order_relaxed);
+  if (shed) stats_.shed_.fetch_add(1, std::memory_order_relaxed);
   stats_.steps_done_.fetch_add(steps_done, std::memory_order_relaxed);
   const int64_t latency_ns = absl::ToInt64Nanoseconds(stop_latency);
   int64_t worst = stats_.max_stop_latency_ns_.load(std::memory_order_relaxed);
@@ -52,6 +55,8 @@ std::atomic<int64_t>& CallStats::CounterFor(Outcome outcome) {
       return rejected_;
     case Outcome::kInvalid:
       return invalid_;
+    case Outcome::kOverloaded:
+      return overloaded_;
     case Outcome::kFailed:
       break;
   }
@@ -67,6 +72,8 @@ StatsSnapshot CallStats::Snapshot() const {
   s.cancelled = cancelled_.load(std::memory_order_relaxed);
   s.rejected = rejected_.load(std::memory_order_relaxed);
   s.invalid = invalid_.load(std::memory_order_relaxed);
+  s.overloaded = overloaded_.load(std::memory_order_relaxed);
+  s.shed = shed_.load(std::memory_order_relaxed);
   s.failed = failed_.load(std::memory_order_relaxed);
   s.steps_done = steps_done_.load(std::memory_order_relaxed);
   s.max_stop_latency =

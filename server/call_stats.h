@@ -14,9 +14,10 @@ enum class Outcome {
   kOk,
   kDeadlineExceeded,
   kCancelled,
-  kRejected,  // Refused before any work: too little budget left.
-  kInvalid,   // INVALID_ARGUMENT.
-  kFailed,    // Any other error.
+  kRejected,    // Refused before any work: too little budget left.
+  kInvalid,     // INVALID_ARGUMENT.
+  kOverloaded,  // RESOURCE_EXHAUSTED: a queue or a limit was full.
+  kFailed,      // Any other error.
 };
 
 // The outcome a call that ended with `code` is counted as (never kRejected:
@@ -30,8 +31,14 @@ struct StatsSnapshot {
   int64_t cancelled = 0;
   int64_t rejected = 0;
   int64_t invalid = 0;
+  int64_t overloaded = 0;
   int64_t failed = 0;
   int64_t in_flight = 0;
+  // Calls taken out of a queue before any work because their caller had
+  // gone or their deadline had passed (also counted by their outcome).
+  int64_t shed = 0;
+  // Calls waiting for a worker now (filled in by the service that queues).
+  int64_t queue_depth = 0;
   int64_t steps_done = 0;
   absl::Duration max_stop_latency = absl::ZeroDuration();
 };
@@ -50,9 +57,11 @@ class CallStats {
     Call& operator=(const Call&) = delete;
     ~Call();
 
-    // Counts the outcome; only the first End() counts.
+    // Counts the outcome; only the first End() counts. `shed`: the call
+    // left a queue without any work done.
     void End(Outcome outcome, int64_t steps_done = 0,
-             absl::Duration stop_latency = absl::ZeroDuration());
+             absl::Duration stop_latency = absl::ZeroDuration(),
+             bool shed = false);
 
    private:
     CallStats& stats_;
@@ -70,7 +79,9 @@ class CallStats {
   std::atomic<int64_t> cancelled_{0};
   std::atomic<int64_t> rejected_{0};
   std::atomic<int64_t> invalid_{0};
+  std::atomic<int64_t> overloaded_{0};
   std::atomic<int64_t> failed_{0};
+  std::atomic<int64_t> shed_{0};
   std::atomic<int64_t> in_flight_{0};
   std::atomic<int64_t> steps_done_{0};
   std::atomic<int64_t> max_stop_latency_ns_{0};

@@ -28,6 +28,18 @@ TEST(CallStatsTest, CountsEachOutcomeOnceAndBalancesInFlight) {
   EXPECT_EQ(s.max_stop_latency, absl::Microseconds(700));
 }
 
+TEST(CallStatsTest, CountsShedCallsBesideTheirOutcome) {
+  CallStats stats;
+  CallStats::Call(stats).End(Outcome::kCancelled, 0, absl::ZeroDuration(),
+                             /*shed=*/true);
+  CallStats::Call(stats).End(Outcome::kOverloaded);
+  const StatsSnapshot s = stats.Snapshot();
+  EXPECT_EQ(s.cancelled, 1);
+  EXPECT_EQ(s.shed, 1);
+  EXPECT_EQ(s.overloaded, 1);
+  EXPECT_EQ(s.in_flight, 0);
+}
+
 TEST(CallStatsTest, CallLeftWithoutEndCountsAsFailed) {
   CallStats stats;
   { CallStats::Call abandoned(stats); }
@@ -59,6 +71,8 @@ TEST(OutcomeOfTest, MapsCodes) {
             Outcome::kDeadlineExceeded);
   EXPECT_EQ(OutcomeOf(absl::StatusCode::kCancelled), Outcome::kCancelled);
   EXPECT_EQ(OutcomeOf(absl::StatusCode::kInvalidArgument), Outcome::kInvalid);
+  EXPECT_EQ(OutcomeOf(absl::StatusCode::kResourceExhausted),
+            Outcome::kOverloaded);
   EXPECT_EQ(OutcomeOf(absl::StatusCode::kUnavailable), Outcome::kFailed);
 }
 

@@ -5,18 +5,23 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
+#include "server/work_loop.h"
 
 namespace deadline {
 
-// One call's "the caller has gone" signal: the C++ twin of a Go context's
-// Done channel. Set once, by whoever learns it (a CancellationWatcher, a
-// test); a work loop polls cancelled() or sleeps on done(), which wakes the
-// moment Cancel() is called. Thread-safe.
-class CancelSignal {
+// One call's "the caller has gone" signal, for APIs that cannot tell a work
+// loop themselves (the sync server, where a CancellationWatcher sets it): the
+// C++ twin of a Go context's Done channel. Set once, by whoever learns it; a
+// work loop asks it as its Caller and sleeps on it, waking the moment
+// Cancel() is called. Thread-safe; `clock` must outlive it.
+class CancelSignal final : public Caller {
  public:
-  // Marks the call cancelled and wakes whoever sleeps on done(). Only the
-  // first call counts. `alive_at` is the last time the caller was known to be
-  // still waiting, so that stop latency can be bounded from above.
+  explicit CancelSignal(Clock& clock = RealClock()) : clock_(clock) {}
+
+  // Marks the call cancelled and wakes whoever waits. Only the first call
+  // counts. `alive_at` is the last time the caller was known to be still
+  // waiting, so that stop latency can be bounded from above.
   void Cancel(absl::Time alive_at) {
     absl::MutexLock lock(&mu_);
     if (done_.HasBeenNotified()) return;
@@ -34,9 +39,17 @@ class CancelSignal {
 
   const absl::Notification& done() const { return done_; }
 
+  // Caller:
+  bool IsCancelled() override { return cancelled(); }
+  void WaitUntil(absl::Time until) override { clock_.SleepUntil(until, done_); }
+  absl::Time LastSeenWaiting() override {
+    return cancelled() ? alive_at() : absl::InfinitePast();
+  }
+
  private:
+  Clock& clock_;
   mutable absl::Mutex mu_;
-  absl::Time alive_at_ ABSL_GUARDED_BY(mu_);
+  absl::Time alive_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Notification done_;
 };
 

@@ -2,8 +2,10 @@
 
 #include <atomic>
 #include <memory>
+#include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/fake_clock.h"
 #include "gtest/gtest.h"
@@ -50,36 +52,49 @@ TEST(CancellationWatcherTest, WatchesManyCallsIndependently) {
   for (int i = 1; i < kCalls; i += 2) EXPECT_FALSE(signals[i].cancelled());
 }
 
-TEST(CancellationWatcherTest, SpendsAtMostATenthOfEachIntervalAsking) {
+TEST(CancellationWatcherTest, EachRoundStopsAskingOnceItsBudgetIsSpent) {
   // Each question takes 1 ms of the watcher's (fake) time and the interval
-  // is 4 ms: a 0.4 ms budget, so one question per round, each followed
-  // by a 4 ms sleep. Asking every call every round would take 1.4 ms per
-  // question instead of 5.
+  // is 4 ms: a 0.4 ms budget per round. So every round asks one call and
+  // is followed by a 9 ms sleep (nine times what it spent), and the calls
+  // take turns. A watcher that asked every call in each round would ask
+  // them 1 ms apart.
   FakeClock clock;
-  const absl::Time t0 = clock.Now();
   CancellationWatcher watcher(absl::Milliseconds(4), clock);
   constexpr int kCalls = 10;
-  std::vector<std::atomic<int>> asked(kCalls);
+  absl::Mutex mu;
+  std::vector<std::pair<int, absl::Time>> asks;  // Which call, and when.
   std::vector<CancelSignal> signals(kCalls);
   std::vector<std::unique_ptr<CancellationWatcher::Watch>> watches;
   for (int i = 0; i < kCalls; ++i) {
     watches.push_back(watcher.Add(
         [&, i] {
-          ++asked[i];
+          {
+            absl::MutexLock lock(&mu);
+            asks.emplace_back(i, clock.Now());
+          }
           clock.Advance(absl::Milliseconds(1));
           return false;
         },
         signals[i]));
   }
-  // Wait (in real time) until the first call has been asked twice.
-  while (asked[0].load() < 2) absl::SleepFor(absl::Microseconds(100));
+  const auto enough = [&] {
+    absl::MutexLock lock(&mu);
+    return asks.size() >= 2 * kCalls;
+  };
+  while (!enough()) absl::SleepFor(absl::Microseconds(100));
   watches.clear();
-  int total = 0;
-  for (int i = 0; i < kCalls; ++i) {
-    EXPECT_GE(asked[i].load(), 1) << "call " << i << " never asked";
-    total += asked[i].load();
+
+  absl::MutexLock lock(&mu);
+  std::vector<int> asked(kCalls);
+  for (size_t i = 0; i < asks.size(); ++i) {
+    ++asked[asks[i].first];
+    if (i == 0) continue;
+    EXPECT_GE(asks[i].second - asks[i - 1].second, absl::Milliseconds(10))
+        << "questions " << i - 1 << " and " << i << " came in one round";
   }
-  EXPECT_GE(clock.Now() - t0, total * absl::Milliseconds(4));
+  for (int i = 0; i < kCalls; ++i) {
+    EXPECT_GE(asked[i], 1) << "call " << i << " never asked";
+  }
 }
 
 TEST(CancellationWatcherTest, KeepsItsBudgetEvenWithATinyInterval) {

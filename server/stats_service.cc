@@ -12,6 +12,9 @@ void ToProto(const StatsSnapshot& s, deadline::v1::StatsReply* reply) {
   reply->set_calls_rejected(s.rejected);
   reply->set_calls_invalid(s.invalid);
   reply->set_calls_failed(s.failed);
+  reply->set_calls_overloaded(s.overloaded);
+  reply->set_calls_shed(s.shed);
+  reply->set_queue_depth(s.queue_depth);
   reply->set_calls_in_flight(s.in_flight);
   reply->set_steps_done(s.steps_done);
   ToProtoDuration(s.max_stop_latency, reply->mutable_max_stop_latency());
@@ -21,7 +24,7 @@ grpc::ServerUnaryReactor* StatsService::GetStats(
     grpc::CallbackServerContext* context,
     const deadline::v1::GetStatsRequest* /*request*/,
     deadline::v1::StatsReply* reply) {
-  ToProto(stats_.Snapshot(), reply);
+  ToProto(snapshot_(), reply);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

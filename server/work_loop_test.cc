@@ -5,6 +5,7 @@
 
 #include "common/fake_clock.h"
 #include "gtest/gtest.h"
+#include "server/cancel_signal.h"
 
 namespace deadline {
 namespace {
@@ -22,12 +23,12 @@ class WorkLoopTest : public ::testing::TestWithParam<bool> {
   }
   // The caller goes away at `at`, last seen waiting `seen_before` earlier.
   void CancelAt(absl::Time at, absl::Duration seen_before) {
-    clock_.At(at,
-              [this, at, seen_before] { cancel_.Cancel(at - seen_before); });
+    clock_.RunAt(at,
+                 [this, at, seen_before] { cancel_.Cancel(at - seen_before); });
   }
 
   FakeClock clock_;
-  CancelSignal cancel_;
+  CancelSignal cancel_{clock_};
   const absl::Time t0_ = clock_.Now();
 };
 
@@ -135,6 +136,49 @@ TEST_P(WorkLoopTest, StepCallbackCanStopTheLoop) {
   EXPECT_EQ(r.reason, StopReason::kAborted);
   EXPECT_EQ(r.steps_done, 4);
   EXPECT_EQ(r.finished - t0_, absl::Milliseconds(4));
+}
+
+// A caller that can only be asked, as in the callback API: no signal wakes a
+// sleep, so only the loop's own checks notice.
+class AskedCaller final : public Caller {
+ public:
+  bool IsCancelled() override {
+    ++asked;
+    return cancelled;
+  }
+  void WaitUntil(absl::Time) override { ADD_FAILURE() << "spin work waited"; }
+  bool cancelled = false;
+  int asked = 0;
+};
+
+TEST(WorkLoopSpinTest, AsksTheCallerAtEveryCheck) {
+  FakeClock clock;
+  AskedCaller caller;
+  const absl::Time t0 = clock.Now();
+  // Cancelled 2.2 ms into 1 s of CPU-bound work, checked every 0.5 ms.
+  clock.RunAt(t0 + absl::Microseconds(2200), [&] { caller.cancelled = true; });
+  const WorkResult r =
+      RunWork(WorkSpec{1, absl::Seconds(1), true}, absl::InfiniteFuture(),
+              caller, clock, kSpinCheck);
+  EXPECT_EQ(r.reason, StopReason::kCancelled);
+  EXPECT_EQ(r.finished - t0, absl::Microseconds(2500));
+  // Checks at 0, 0.5, ..., 2.5 ms; the last "still waiting" was at 2 ms.
+  EXPECT_EQ(caller.asked, 6);
+  EXPECT_EQ(r.stop_latency, absl::Microseconds(500));
+}
+
+TEST(StepScheduleTest, StepsDoneFollowTheFixedSchedule) {
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  const WorkSpec spec{10, absl::Milliseconds(10), false};
+  EXPECT_EQ(StepEnd(spec, t0, 0), t0 + absl::Milliseconds(10));
+  EXPECT_EQ(StepEnd(spec, t0, 9), t0 + absl::Milliseconds(100));
+  EXPECT_EQ(StepsDoneBy(spec, t0, t0 - absl::Seconds(1)), 0);
+  EXPECT_EQ(StepsDoneBy(spec, t0, t0 + absl::Microseconds(9999)), 0);
+  EXPECT_EQ(StepsDoneBy(spec, t0, t0 + absl::Milliseconds(10)), 1);
+  EXPECT_EQ(StepsDoneBy(spec, t0, t0 + absl::Milliseconds(57)), 5);
+  EXPECT_EQ(StepsDoneBy(spec, t0, t0 + absl::Hours(1)), 10);
+  // Instant steps are all done at once.
+  EXPECT_EQ(StepsDoneBy(WorkSpec{7, absl::ZeroDuration(), false}, t0, t0), 7);
 }
 
 }  // namespace

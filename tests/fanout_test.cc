@@ -20,10 +20,13 @@ using ::deadline::v1::WorkRequest;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-class FanOutTest : public ::testing::Test {
+// Each test runs against both backends: callback API and sync API.
+class FanOutTest : public ::testing::TestWithParam<BackendApi> {
  protected:
   FanOutTest()
-      : frontend_(std::vector<std::string>{backends_[0].address(),
+      : backends_{TestBackend(GetParam()), TestBackend(GetParam()),
+                  TestBackend(GetParam())},
+        frontend_(std::vector<std::string>{backends_[0].address(),
                                            backends_[1].address(),
                                            backends_[2].address()}) {}
 
@@ -52,10 +55,15 @@ class FanOutTest : public ::testing::Test {
   TestFrontend frontend_;
 };
 
+INSTANTIATE_TEST_SUITE_P(Backends, FanOutTest,
+                         ::testing::Values(BackendApi::kCallback,
+                                           BackendApi::kSync),
+                         [](const auto& info) { return ApiName(info.param); });
+
 const WorkRequest kQuick = Work(5, absl::Milliseconds(10));   // 50 ms
 const WorkRequest kSlow = Work(100, absl::Milliseconds(10));  // 1 s
 
-TEST_F(FanOutTest, PartialAnswersInTimeWithTheSlowPanelTimedOut) {
+TEST_P(FanOutTest, PartialAnswersInTimeWithTheSlowPanelTimedOut) {
   const FetchAllOutcome outcome =
       FetchAll(Request(FAN_OUT_MODE_PARTIAL, {kQuick, kQuick, kSlow}),
                absl::Milliseconds(400));
@@ -76,15 +84,14 @@ TEST_F(FanOutTest, PartialAnswersInTimeWithTheSlowPanelTimedOut) {
   EXPECT_EQ(ToDuration(slow.budget_forwarded()), forwarded);
   EXPECT_GE(ToDuration(slow.elapsed()), forwarded - absl::Milliseconds(5));
 
-  ASSERT_TRUE(WaitUntil([&] { return backends_[2].stats().in_flight == 0; },
-                        absl::Seconds(2)));
+  ASSERT_TRUE(backends_[2].WaitForEnded(1));
   EXPECT_EQ(
       backends_[2].stats().deadline_exceeded + backends_[2].stats().cancelled,
       1);
   EXPECT_LT(backends_[2].stats().steps_done, 60);
 }
 
-TEST_F(FanOutTest, AllOrNothingFirstFailureCancelsTheSiblings) {
+TEST_P(FanOutTest, AllOrNothingFirstFailureCancelsTheSiblings) {
   FetchAllCall call(frontend_.stub(),
                     Request(FAN_OUT_MODE_ALL_OR_NOTHING, {kSlow, kSlow, kSlow}),
                     absl::Now() + absl::Seconds(10));
@@ -109,14 +116,13 @@ TEST_F(FanOutTest, AllOrNothingFirstFailureCancelsTheSiblings) {
     EXPECT_TRUE(outcome.trace->hops(hop).has_noticed_cancel_at());
   }
   for (int i : {0, 1}) {
-    EXPECT_TRUE(WaitUntil([&] { return backends_[i].stats().cancelled == 1; },
-                          absl::Seconds(2)))
-        << "backend " << i;
+    EXPECT_TRUE(backends_[i].WaitForEnded(1)) << "backend " << i;
+    EXPECT_EQ(backends_[i].stats().cancelled, 1) << "backend " << i;
     EXPECT_LT(backends_[i].stats().steps_done, 100);
   }
 }
 
-TEST_F(FanOutTest, AllOrNothingWithAnInvalidPanelCallsNoBackend) {
+TEST_P(FanOutTest, AllOrNothingWithAnInvalidPanelCallsNoBackend) {
   const FetchAllOutcome outcome =
       FetchAll(Request(FAN_OUT_MODE_ALL_OR_NOTHING,
                        {kQuick, Work(1, absl::Hours(1)), kQuick}),
@@ -130,7 +136,7 @@ TEST_F(FanOutTest, AllOrNothingWithAnInvalidPanelCallsNoBackend) {
   EXPECT_TRUE(WaitUntil([&] { return frontend_.stats().invalid == 1; }));
 }
 
-TEST_F(FanOutTest, TooManyPanelsOrAnUnknownModeIsInvalid) {
+TEST_P(FanOutTest, TooManyPanelsOrAnUnknownModeIsInvalid) {
   FetchAllOutcome outcome = FetchAll(
       Request(FAN_OUT_MODE_PARTIAL, std::vector<WorkRequest>(17, kQuick)),
       absl::Seconds(5));
@@ -143,7 +149,7 @@ TEST_F(FanOutTest, TooManyPanelsOrAnUnknownModeIsInvalid) {
   EXPECT_THAT(outcome.status.error_message(), HasSubstr("mode"));
 }
 
-TEST_F(FanOutTest, ClientCancellationReachesEveryBackend) {
+TEST_P(FanOutTest, ClientCancellationReachesEveryBackend) {
   FetchAllCall call(frontend_.stub(),
                     Request(FAN_OUT_MODE_PARTIAL, {kSlow, kSlow, kSlow}),
                     absl::InfiniteFuture());
@@ -151,14 +157,13 @@ TEST_F(FanOutTest, ClientCancellationReachesEveryBackend) {
   call.Cancel();
   EXPECT_EQ(call.Wait().status.error_code(), grpc::StatusCode::CANCELLED);
   for (int i = 0; i < 3; ++i) {
-    EXPECT_TRUE(WaitUntil([&] { return backends_[i].stats().cancelled == 1; },
-                          absl::Seconds(2)))
-        << "backend " << i;
+    EXPECT_TRUE(backends_[i].WaitForEnded(1)) << "backend " << i;
+    EXPECT_EQ(backends_[i].stats().cancelled, 1) << "backend " << i;
   }
   EXPECT_TRUE(WaitUntil([&] { return frontend_.stats().cancelled == 1; }));
 }
 
-TEST_F(FanOutTest, PanelsAreSpreadOverTheBackends) {
+TEST_P(FanOutTest, PanelsAreSpreadOverTheBackends) {
   const FetchAllOutcome outcome = FetchAll(
       Request(FAN_OUT_MODE_ALL_OR_NOTHING,
               std::vector<WorkRequest>(6, Work(1, absl::Milliseconds(1)))),
@@ -170,7 +175,7 @@ TEST_F(FanOutTest, PanelsAreSpreadOverTheBackends) {
   }
 }
 
-TEST_F(FanOutTest, NoPanelsIsAnEmptySuccess) {
+TEST_P(FanOutTest, NoPanelsIsAnEmptySuccess) {
   const FetchAllOutcome outcome =
       FetchAll(Request(FAN_OUT_MODE_ALL_OR_NOTHING, {}), absl::Seconds(5));
   EXPECT_TRUE(outcome.status.ok());

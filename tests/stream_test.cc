@@ -32,8 +32,15 @@ StreamRun ReadStream(TestBackend& backend, int steps, absl::Duration step,
   return run;
 }
 
-TEST(StreamTest, SendsOneMessagePerStepInOrder) {
-  TestBackend backend;
+// Each test runs against both backends: callback API and sync API.
+class StreamTest : public ::testing::TestWithParam<BackendApi> {};
+INSTANTIATE_TEST_SUITE_P(Backends, StreamTest,
+                         ::testing::Values(BackendApi::kCallback,
+                                           BackendApi::kSync),
+                         [](const auto& info) { return ApiName(info.param); });
+
+TEST_P(StreamTest, SendsOneMessagePerStepInOrder) {
+  TestBackend backend(GetParam());
   const StreamRun run =
       ReadStream(backend, 5, absl::Milliseconds(1), absl::Seconds(5));
   EXPECT_TRUE(run.outcome.status.ok()) << run.outcome.status.error_message();
@@ -49,16 +56,16 @@ TEST(StreamTest, SendsOneMessagePerStepInOrder) {
   EXPECT_EQ(backend.stats().steps_done, 5);
 }
 
-TEST(StreamTest, WithoutDeadlineTimeLeftIsUnset) {
-  TestBackend backend;
+TEST_P(StreamTest, WithoutDeadlineTimeLeftIsUnset) {
+  TestBackend backend(GetParam());
   const StreamRun run =
       ReadStream(backend, 2, absl::ZeroDuration(), absl::InfiniteDuration());
   ASSERT_EQ(run.messages.size(), 2);
   EXPECT_FALSE(run.messages[1].has_time_left());
 }
 
-TEST(StreamTest, ReaderStoppingEarlyStopsTheBackend) {
-  TestBackend backend;
+TEST_P(StreamTest, ReaderStoppingEarlyStopsTheBackend) {
+  TestBackend backend(GetParam());
   // 100 x 10 ms of work; the reader wants 3 messages.
   const StreamRun run = ReadStream(backend, 100, absl::Milliseconds(10),
                                    absl::InfiniteDuration(), 3);
@@ -66,16 +73,16 @@ TEST(StreamTest, ReaderStoppingEarlyStopsTheBackend) {
   EXPECT_EQ(run.outcome.messages, 3);
   EXPECT_EQ(run.outcome.status.error_code(), grpc::StatusCode::CANCELLED);
 
-  ASSERT_TRUE(WaitUntil([&] { return backend.stats().cancelled == 1; },
-                        absl::Seconds(2)));
+  ASSERT_TRUE(backend.WaitForEnded(1));
   const StatsSnapshot stats = backend.stats();
+  EXPECT_EQ(stats.cancelled, 1);
   EXPECT_EQ(stats.in_flight, 0);
   EXPECT_LT(stats.steps_done, 30);
   EXPECT_LT(stats.max_stop_latency, absl::Milliseconds(100));
 }
 
-TEST(StreamTest, DeadlineMidStreamStopsTheBackend) {
-  TestBackend backend;
+TEST_P(StreamTest, DeadlineMidStreamStopsTheBackend) {
+  TestBackend backend(GetParam());
   const StreamRun run =
       ReadStream(backend, 100, absl::Milliseconds(10), absl::Milliseconds(150));
   EXPECT_EQ(run.outcome.status.error_code(),
@@ -83,15 +90,43 @@ TEST(StreamTest, DeadlineMidStreamStopsTheBackend) {
   EXPECT_GE(run.messages.size(), 3);
   EXPECT_LE(run.messages.size(), 15);
 
-  ASSERT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 0; },
-                        absl::Seconds(2)));
+  ASSERT_TRUE(backend.WaitForEnded(1));
   const StatsSnapshot stats = backend.stats();
   EXPECT_EQ(stats.deadline_exceeded + stats.cancelled, 1);
   EXPECT_LT(stats.steps_done, 30);
 }
 
-TEST(StreamTest, BadRequestIsInvalidArgument) {
-  TestBackend backend;
+TEST_P(StreamTest, CpuBoundStepsAreStreamedToo) {
+  TestBackend backend(GetParam());
+  WorkStreamCall call(backend.stub(), Work(5, absl::Milliseconds(2), true),
+                      absl::Now() + absl::Seconds(5));
+  std::vector<int> steps;
+  const WorkStreamCall::Outcome outcome = call.Read(
+      0,
+      [&](const WorkProgress& progress) { steps.push_back(progress.step()); });
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_EQ(steps, (std::vector<int>{1, 2, 3, 4, 5}));
+  ASSERT_TRUE(backend.WaitForEnded(1));
+  EXPECT_EQ(backend.stats().steps_done, 5);
+}
+
+TEST_P(StreamTest, CpuBoundStreamStopsWhenTheReaderStops) {
+  TestBackend backend(GetParam());
+  // 100 x 10 ms of CPU-bound work; the reader wants 3 messages.
+  WorkStreamCall call(backend.stub(), Work(100, absl::Milliseconds(10), true),
+                      absl::InfiniteFuture());
+  const WorkStreamCall::Outcome outcome =
+      call.Read(3, [](const WorkProgress&) {});
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(backend.WaitForEnded(1));
+  const StatsSnapshot stats = backend.stats();
+  EXPECT_EQ(stats.cancelled, 1);
+  EXPECT_LT(stats.steps_done, 30);
+  EXPECT_LT(stats.max_stop_latency, absl::Milliseconds(100));
+}
+
+TEST_P(StreamTest, BadRequestIsInvalidArgument) {
+  TestBackend backend(GetParam());
   const StreamRun run =
       ReadStream(backend, 1, absl::Hours(2), absl::Seconds(5));
   EXPECT_EQ(run.outcome.status.error_code(),
@@ -102,8 +137,8 @@ TEST(StreamTest, BadRequestIsInvalidArgument) {
   EXPECT_EQ(backend.stats().invalid, 1);
 }
 
-TEST(StreamTest, ASlowReaderHoldsTheBackendBackInsteadOfBuffering) {
-  TestBackend backend;
+TEST_P(StreamTest, ASlowReaderHoldsTheBackendBackInsteadOfBuffering) {
+  TestBackend backend(GetParam());
   // A reader with a small receive window (by default gRPC grows it to
   // megabytes, more than this whole stream).
   grpc::ChannelArguments args;

@@ -1,45 +1,72 @@
 #ifndef DEADLINE_TESTS_TEST_SERVERS_H_
 #define DEADLINE_TESTS_TEST_SERVERS_H_
 
+#include <sys/types.h>
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "proto/deadline.grpc.pb.h"
-#include "server/backend_service.h"
+#include "server/backend_core.h"
 #include "server/frontend_service.h"
 #include "server/server_runner.h"
 #include "server/stats_service.h"
 
+// What tests and benchmarks share to start servers and look at them: real
+// servers in this process on 127.0.0.1, port 0; channels; Stats; /proc.
 namespace deadline::testing {
 
-// A real backend server in the test process on 127.0.0.1, port 0.
+// Which backend service runs.
+enum class BackendApi { kCallback, kSync };
+std::string ApiName(BackendApi api);  // "Callback", "Sync": for test names.
+
+// A real backend server in the test process.
 class TestBackend {
  public:
-  explicit TestBackend(const BackendOptions& options = {});
+  explicit TestBackend(BackendOptions options = {},
+                       BackendApi api = BackendApi::kCallback);
+  explicit TestBackend(BackendApi api) : TestBackend(BackendOptions{}, api) {}
   ~TestBackend() { Stop(absl::ZeroDuration()); }
 
   const std::string& address() const { return running_.address; }
-  StatsSnapshot stats() const { return service_.stats().Snapshot(); }
+  StatsSnapshot stats() const { return stats_(); }
   deadline::v1::Backend::Stub& stub() { return *stub_; }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+
+  // Waits, on the end-of-call hook, until `calls` calls have ended here
+  // since the start; returns whether they did within `timeout`.
+  bool WaitForEnded(int calls, absl::Duration timeout = absl::Seconds(5));
+  // This hop of each call that ended, in the order they ended.
+  std::vector<deadline::v1::HopTrace> ended() const;
+  // This hop of the call with `request_id`, waiting on the end-of-call hook
+  // up to `timeout` for it to end.
+  absl::optional<deadline::v1::HopTrace> WaitForCall(
+      const std::string& request_id, absl::Duration timeout);
 
   // Graceful stop (idempotent): see StopServer().
   void Stop(absl::Duration grace, absl::Duration drain = absl::ZeroDuration());
 
  private:
-  BackendService service_;
-  StatsService stats_service_;
+  mutable absl::Mutex mu_;
+  std::vector<deadline::v1::BudgetTrace> ended_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<grpc::Service> service_;
+  std::function<StatsSnapshot()> stats_;
+  std::function<void(absl::Time)> begin_shutdown_;
+  std::unique_ptr<StatsService> stats_service_;
   RunningServer running_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<deadline::v1::Backend::Stub> stub_;
   bool stopped_ = false;
 };
 
-// A real frontend server in the test process on 127.0.0.1, port 0, calling
-// the backends at `backends`.
+// A real frontend server in the test process, calling the backends at
+// `backends`.
 class TestFrontend {
  public:
   TestFrontend(const std::vector<std::string>& backends,
@@ -64,14 +91,28 @@ class TestFrontend {
   bool stopped_ = false;
 };
 
+// A plaintext channel to `address`.
+std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
+
+// The Stats of the server at `address` (or on `channel`); the test fails
+// (and the reply is empty) when it does not answer within 5 s.
+deadline::v1::StatsReply FetchStats(const std::string& address);
+deadline::v1::StatsReply FetchStats(grpc::Channel& channel);
+
+// Threads and resident memory of process `pid`, from /proc; -1 when unknown.
+int ThreadsOf(pid_t pid);
+double RssMegabytesOf(pid_t pid);
+
 // Polls `condition` every millisecond until it holds or `timeout` passes;
-// returns its last value. For waiting on effects that cross threads, with a
-// generous timeout, instead of sleeping a fixed time.
+// returns its last value. For effects no hook reports (a count of a
+// process elsewhere), with a generous timeout, instead of sleeping a fixed
+// time.
 bool WaitUntil(const std::function<bool()>& condition,
                absl::Duration timeout = absl::Seconds(5));
 
-// A work request of `steps` sleep-like steps of `step`.
-deadline::v1::WorkRequest Work(int steps, absl::Duration step);
+// A work request of `steps` sleep-like (or CPU-bound) steps of `step`.
+deadline::v1::WorkRequest Work(int steps, absl::Duration step,
+                               bool spin = false);
 
 // Reads a Duration field that the test expects to be set and valid.
 absl::Duration ToDuration(const google::protobuf::Duration& proto);

@@ -1,0 +1,135 @@
+#include "server/backend_core.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/time_util.h"
+
+namespace deadline {
+
+absl::Status ValidateBackendOptions(const BackendOptions& options) {
+  if (absl::Status budget = ValidateBudgetOptions(options.budget);
+      !budget.ok()) {
+    return budget;
+  }
+  if (options.check_interval < absl::Microseconds(1) ||
+      options.check_interval > absl::Milliseconds(100)) {
+    return absl::InvalidArgumentError("--check_interval must be 1us to 100ms");
+  }
+  if (!(options.slowdown >= 1.0 && options.slowdown <= 1000.0)) {
+    return absl::InvalidArgumentError("--slowdown must be 1 to 1000");
+  }
+  if (options.workers < 1 || options.workers > 1024) {
+    return absl::InvalidArgumentError("--workers must be 1 to 1024");
+  }
+  if (options.max_queue < 0 || options.max_queue > 1'000'000) {
+    return absl::InvalidArgumentError("--max_queue must be 0 to 1000000");
+  }
+  return absl::OkStatus();
+}
+
+BackendCore::BackendCore(const BackendOptions& options, Clock& clock)
+    : options_(options), clock_(clock), policy_(options.budget, clock) {
+  sink_.log = options.log;
+  sink_.on_call_end = options.on_call_end;
+}
+
+BackendCall::BackendCall(BackendCore& core, absl::string_view method,
+                         std::string request_id, absl::Time deadline,
+                         const deadline::v1::WorkRequest& request)
+    : core_(core),
+      record_(core.sink_, "backend", method, std::move(request_id),
+              core.clock_.Now()),
+      deadline_(deadline) {
+  record_.SetDeadline(deadline);
+  record_.SetStepsRequested(request.steps());
+  const absl::StatusOr<WorkSpec> spec =
+      ParseWorkRequest(request, core.options_.limits);
+  if (!spec.ok()) {
+    Finish({absl::InvalidArgumentError(
+                absl::StrCat("backend: ", spec.status().message())),
+            Outcome::kInvalid, "invalid request"});
+    return;
+  }
+  spec_ = *spec;
+  spec_.step *= core.options_.slowdown;
+  const Budget budget = core.policy_.Plan(deadline);
+  if (budget.fail_fast) {
+    const std::string why = core.policy_.ExplainFailFast(budget);
+    Finish({absl::DeadlineExceededError(
+                absl::StrCat("backend: ", why, "; no work done")),
+            Outcome::kRejected, absl::StrCat("fail fast: ", why)});
+    return;
+  }
+  stop_at_ = budget.forward_deadline;
+}
+
+const absl::Status& BackendCall::End(const WorkResult& result, bool shed) {
+  steps_done_ = result.steps_done;
+  const std::string progress =
+      absl::StrCat("backend: ", FormatBudget(record_.budget_at_arrival()),
+                   " at arrival, stopped after ", result.steps_done, "/",
+                   spec_.steps, " steps");
+  const absl::string_view waiting = shed ? " while waiting for a worker" : "";
+  HopEnding ending;
+  ending.steps_done = result.steps_done;
+  ending.stop_latency = result.stop_latency;
+  ending.shed = shed;
+  switch (result.reason) {
+    case StopReason::kCompleted:
+      ending.status = absl::OkStatus();
+      ending.outcome = Outcome::kOk;
+      ending.stop = "done";
+      break;
+    case StopReason::kDeadline:
+      ending.status = absl::DeadlineExceededError(
+          absl::StrCat(progress, " at its deadline", waiting));
+      ending.outcome = Outcome::kDeadlineExceeded;
+      ending.stop = absl::StrCat("at its deadline", waiting);
+      break;
+    case StopReason::kCancelled:
+    case StopReason::kAborted: {
+      const bool shutdown = absl::ToUnixNanos(result.finished) >=
+                            core_.shutdown_cancels_at_.load();
+      const absl::string_view who =
+          shutdown ? "the server shut down" : "the caller cancelled";
+      ending.status =
+          absl::CancelledError(absl::StrCat(progress, ": ", who, waiting));
+      ending.outcome = Outcome::kCancelled;
+      ending.stop = absl::StrCat(who, waiting);
+      ending.noticed_cancel_at = result.finished;
+      break;
+    }
+  }
+  return Finish(std::move(ending));
+}
+
+const absl::Status& BackendCall::Refuse(const absl::Status& why) {
+  return Finish(
+      {absl::Status(why.code(), absl::StrCat("backend: ", why.message())),
+       Outcome::kOverloaded, "overloaded: refused at once"});
+}
+
+const absl::Status& BackendCall::Finish(HopEnding ending) {
+  status_ = record_.End(std::move(ending), core_.clock_.Now());
+  return status_;
+}
+
+void BackendCall::FillReply(deadline::v1::WorkReply& reply) const {
+  reply.set_steps_done(steps_done_);
+  if (record_.budget_at_arrival() != absl::InfiniteDuration()) {
+    ToProtoDuration(record_.budget_at_arrival(),
+                    reply.mutable_budget_at_start());
+  }
+}
+
+void BackendCall::FillProgress(int step, absl::Time now,
+                               deadline::v1::WorkProgress& progress) const {
+  progress.set_step(step);
+  ToProtoDuration(now - record_.arrived(), progress.mutable_elapsed());
+  if (deadline_ != absl::InfiniteFuture()) {
+    ToProtoDuration(deadline_ - now, progress.mutable_time_left());
+  }
+}
+
+}  // namespace deadline

@@ -1,0 +1,142 @@
+#ifndef DEADLINE_SERVER_BACKEND_CORE_H_
+#define DEADLINE_SERVER_BACKEND_CORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "proto/deadline.pb.h"
+#include "server/budget.h"
+#include "server/hop_record.h"
+#include "server/work_loop.h"
+#include "server/work_request.h"
+
+namespace deadline {
+
+struct BackendOptions {
+  WorkLimits limits;
+  // The backend's own budget: it stops `reserve` before its caller's
+  // deadline, so the answer, with its explanation and steps done, reaches
+  // the caller before the caller's own timer fires. Calls without a
+  // deadline get `default_deadline`, longer ones are clamped to
+  // `max_deadline`: anyone may call the backend, not only the frontend.
+  BudgetOptions budget{/*reserve=*/absl::Milliseconds(2),
+                       /*min_budget=*/absl::ZeroDuration(),
+                       /*default_deadline=*/absl::Seconds(5),
+                       /*max_deadline=*/absl::Seconds(60)};
+  // CPU-bound work checks its caller and its deadline at least this often:
+  // it stops within about this long of either.
+  absl::Duration check_interval = absl::Microseconds(500);
+  // Every step takes this many times its requested length: a way to run one
+  // slow backend among fast ones (the dashboard story). At least 1.
+  double slowdown = 1.0;
+  // Threads for CPU-bound work (the callback service): default, the cores.
+  int workers =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // CPU-bound calls that may wait for a worker; beyond, RESOURCE_EXHAUSTED.
+  int max_queue = 256;
+  // Which calls get a log line on stderr.
+  LogMode log = LogMode::kErrors;
+  // If set, called with the call's trace (this hop only) as each call ends,
+  // on the thread that ends it: a hook for tests and benchmarks.
+  // Thread-safe and quick.
+  std::function<void(const deadline::v1::BudgetTrace&)> on_call_end;
+};
+
+// OK when the options make sense; otherwise INVALID_ARGUMENT naming the
+// flag and its range.
+absl::Status ValidateBackendOptions(const BackendOptions& options);
+
+class BackendCall;
+
+// What both backend services (callback and sync) share, free of gRPC: the
+// options, the budget policy, the counters and the log. Each call begins
+// here and ends in its BackendCall. Thread-safe; `clock` must outlive it.
+class BackendCore {
+ public:
+  BackendCore(const BackendOptions& options, Clock& clock);
+
+  const BackendOptions& options() const { return options_; }
+  Clock& clock() { return clock_; }
+  const CallStats& stats() const { return sink_.stats; }
+
+  // The server is shutting down and cancels the calls still in flight at
+  // `cancel_at` (the end of its grace): calls cancelled from then on say the
+  // server did it, not their callers.
+  void BeginShutdown(absl::Time cancel_at) {
+    shutdown_cancels_at_ = absl::ToUnixNanos(cancel_at);
+  }
+
+ private:
+  friend class BackendCall;
+  const BackendOptions options_;
+  Clock& clock_;
+  const BudgetPolicy policy_;
+  HopSink sink_;
+  std::atomic<int64_t> shutdown_cancels_at_{
+      std::numeric_limits<int64_t>::max()};
+};
+
+// One call to the backend, free of gRPC: what it asks for and may spend,
+// and the one record of how it ended. A service makes one per call from
+// what gRPC tells it, runs the work it admits, then ends it once (End,
+// Refuse) and answers with the status that returns and the trace().
+// Not thread-safe: one thread at a time.
+class BackendCall {
+ public:
+  // The call arrives now: validates `request` (INVALID_ARGUMENT naming the
+  // field) and plans its budget from `deadline` (InfiniteFuture(): none).
+  BackendCall(BackendCore& core, absl::string_view method,
+              std::string request_id, absl::Time deadline,
+              const deadline::v1::WorkRequest& request);
+
+  // True when the work should run. Otherwise the call has ended already, a
+  // bad request or too little budget left: answer with status().
+  bool admitted() const { return !record_.ended(); }
+
+  // The work, with the backend's slowdown applied.
+  const WorkSpec& spec() const { return spec_; }
+  // When the work must stop: the deadline (or the default, clamped) less
+  // the reserve.
+  absl::Time stop_at() const { return stop_at_; }
+
+  // Ends the call with how its work ended. `shed`: it never left the
+  // queue, so no step was done. Returns the status to answer with:
+  // OK, DEADLINE_EXCEEDED or CANCELLED, with a message naming this hop,
+  // its budget and the steps done.
+  const absl::Status& End(const WorkResult& result, bool shed = false);
+  // Ends the call refused for overload: RESOURCE_EXHAUSTED with `why`.
+  const absl::Status& Refuse(const absl::Status& why);
+
+  // The answer so far: the status once ended.
+  const absl::Status& status() const { return status_; }
+  // The reply of a unary call: steps done and budget at start.
+  void FillReply(deadline::v1::WorkReply& reply) const;
+  // A stream's message for finished step `step` (1-based), at `now`.
+  void FillProgress(int step, absl::Time now,
+                    deadline::v1::WorkProgress& progress) const;
+  // This hop's trace, to send back with the status.
+  const deadline::v1::BudgetTrace& trace() const { return record_.trace(); }
+  absl::Time arrived() const { return record_.arrived(); }
+
+ private:
+  const absl::Status& Finish(HopEnding ending);
+
+  BackendCore& core_;
+  HopRecord record_;
+  WorkSpec spec_;
+  absl::Time deadline_;
+  absl::Time stop_at_ = absl::InfiniteFuture();
+  int steps_done_ = 0;
+  absl::Status status_;
+};
+
+}  // namespace deadline
+
+#endif  // DEADLINE_SERVER_BACKEND_CORE_H_

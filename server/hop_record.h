@@ -1,0 +1,94 @@
+#ifndef DEADLINE_SERVER_HOP_RECORD_H_
+#define DEADLINE_SERVER_HOP_RECORD_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "proto/deadline.pb.h"
+#include "server/call_log.h"
+#include "server/call_stats.h"
+
+namespace deadline {
+
+// Where one server's hop records go as they end: its counters, its log
+// lines, and an optional hook. Thread-safe.
+struct HopSink {
+  CallStats stats;
+  LogMode log = LogMode::kErrors;
+  // If set, called with the call's trace as each call ends, on the thread
+  // that ends it: for metrics and benchmarks. Thread-safe and quick.
+  std::function<void(const deadline::v1::BudgetTrace&)> on_call_end;
+};
+
+// How a call ended at this hop.
+struct HopEnding {
+  absl::Status status;
+  Outcome outcome = Outcome::kOk;
+  // Why, in words: "done", "at its deadline", "the caller cancelled", ...
+  std::string stop;
+  int64_t steps_done = 0;
+  // From the moment the call should have stopped to the moment it did.
+  absl::Duration stop_latency = absl::ZeroDuration();
+  // When this hop learned that its caller had gone, if it did.
+  absl::optional<absl::Time> noticed_cancel_at;
+  // The call left a queue without any work done.
+  bool shed = false;
+};
+
+// What one hop did with one call, recorded once and told three ways: the
+// hop's entry in the call's BudgetTrace (which goes back to the caller), its
+// log line, and its counts in the sink's CallStats. Plain C++ (protobuf
+// messages, no gRPC), so it is tested on a fake clock.
+//
+// Not thread-safe: a call's owner uses it from one thread at a time. The
+// sink must outlive it.
+class HopRecord {
+ public:
+  // Counts the call as started (and in flight) at `arrived`.
+  HopRecord(HopSink& sink, absl::string_view hop, absl::string_view method,
+            std::string request_id, absl::Time arrived);
+
+  // The call's deadline at this hop (InfiniteFuture() for none): sets the
+  // deadline and the budget at arrival.
+  void SetDeadline(absl::Time deadline);
+  // The timeout this hop gave the calls it made.
+  void SetForwarded(absl::Duration forwarded);
+  void SetStepsRequested(int64_t steps);
+  // Appends the hop of a call this one made (in call order).
+  void AddCalledHop(deadline::v1::HopTrace hop);
+
+  // Ends the record at `now`: completes this hop's entry, counts and logs
+  // the call, and runs the sink's hook. Only the first End() counts; it
+  // returns the status to answer with.
+  const absl::Status& End(HopEnding ending, absl::Time now);
+  bool ended() const { return ended_; }
+
+  // The whole trace: this hop first, then the hops it called.
+  const deadline::v1::BudgetTrace& trace() const { return trace_; }
+  const deadline::v1::HopTrace& hop() const { return trace_.hops(0); }
+  const std::string& request_id() const { return trace_.request_id(); }
+  absl::Time arrived() const { return arrived_; }
+  // InfiniteDuration() when the call has no deadline.
+  absl::Duration budget_at_arrival() const { return budget_at_arrival_; }
+
+ private:
+  deadline::v1::HopTrace& mutable_hop() { return *trace_.mutable_hops(0); }
+
+  HopSink& sink_;
+  CallStats::Call call_;
+  const std::string method_;
+  const absl::Time arrived_;
+  absl::Duration budget_at_arrival_ = absl::InfiniteDuration();
+  deadline::v1::BudgetTrace trace_;
+  HopEnding ending_;
+  bool ended_ = false;
+};
+
+}  // namespace deadline
+
+#endif  // DEADLINE_SERVER_HOP_RECORD_H_

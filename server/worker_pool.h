@@ -1,0 +1,74 @@
+#ifndef DEADLINE_SERVER_WORKER_POOL_H_
+#define DEADLINE_SERVER_WORKER_POOL_H_
+
+#include <cstdint>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace deadline {
+
+// A fixed number of threads for CPU-bound work, fed from one bounded queue,
+// first in, first out. A call's cost is then a queue entry, not a thread:
+// however many calls are in flight, the process holds `workers` threads.
+//
+// Overload is answered at the door: Submit() refuses a task at once when
+// `max_queue` tasks are already waiting, rather than letting the queue (and
+// everybody's wait) grow. A task still waiting can be taken back with
+// Remove(), so work whose caller has gone never runs.
+//
+// Thread-safe. Tasks run on the pool's threads; they may call Resume() and
+// Remove() but must not destroy the pool.
+class WorkerPool {
+ public:
+  using Task = absl::AnyInvocable<void()>;
+  // Identifies a waiting task for Remove().
+  using TaskId = int64_t;
+
+  // `workers` >= 1 threads; at most `max_queue` >= 0 tasks wait.
+  WorkerPool(int workers, int max_queue);
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+  // Waits for running tasks and joins the threads. Tasks still waiting are
+  // destroyed without running.
+  ~WorkerPool();
+
+  // Queues `task` behind every waiting one. RESOURCE_EXHAUSTED, naming the
+  // bound, when `max_queue` tasks are waiting already; `task` is then
+  // destroyed without running.
+  absl::StatusOr<TaskId> Submit(Task task);
+
+  // Queues `task` ahead of every waiting one, beyond the bound: for work
+  // that was admitted, paused (say, a stream waiting for its reader) and
+  // now goes on, so it is not made to queue again behind newcomers.
+  TaskId Resume(Task task);
+
+  // Takes back a waiting task: true when it was still waiting (it is
+  // destroyed without running), false when a worker has taken it.
+  bool Remove(TaskId id);
+
+  // Tasks waiting now.
+  int queue_depth() const;
+  int max_queue() const { return max_queue_; }
+
+ private:
+  void Work();
+
+  const int max_queue_;
+  mutable absl::Mutex mu_;
+  // Ordered by id: Resume() hands out ids below every other, Submit() above.
+  std::map<TaskId, Task> waiting_ ABSL_GUARDED_BY(mu_);
+  TaskId next_back_ ABSL_GUARDED_BY(mu_) = 0;
+  TaskId next_front_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace deadline
+
+#endif  // DEADLINE_SERVER_WORKER_POOL_H_

@@ -1,0 +1,151 @@
+#include "server/worker_pool.h"
+
+#include <vector>
+
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace deadline {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kLong = absl::Seconds(10);
+
+// Occupies the pool's one worker until released.
+class BusyWorker {
+ public:
+  explicit BusyWorker(WorkerPool& pool) {
+    EXPECT_TRUE(pool.Submit([this] {
+                      started_.Notify();
+                      release_.WaitForNotification();
+                    })
+                    .ok());
+    EXPECT_TRUE(started_.WaitForNotificationWithTimeout(kLong));
+  }
+  ~BusyWorker() { Release(); }
+  void Release() {
+    if (!release_.HasBeenNotified()) release_.Notify();
+  }
+
+ private:
+  absl::Notification started_;
+  absl::Notification release_;
+};
+
+TEST(WorkerPoolTest, RunsTasksFirstInFirstOut) {
+  WorkerPool pool(1, 10);
+  std::vector<int> order;
+  absl::BlockingCounter done(3);
+  {
+    BusyWorker busy(pool);
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(pool.Submit([&order, &done, i] {
+                        order.push_back(i);
+                        done.DecrementCount();
+                      })
+                      .ok());
+    }
+    EXPECT_EQ(pool.queue_depth(), 3);
+  }
+  done.Wait();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
+}
+
+TEST(WorkerPoolTest, RefusesAtOnceWhenTheQueueIsFullNamingTheBound) {
+  WorkerPool pool(1, 2);
+  BusyWorker busy(pool);
+  ASSERT_TRUE(pool.Submit([] {}).ok());
+  ASSERT_TRUE(pool.Submit([] {}).ok());
+  bool ran = false;
+  const absl::StatusOr<WorkerPool::TaskId> refused =
+      pool.Submit([&ran] { ran = true; });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("--max_queue=2"));
+  EXPECT_EQ(pool.queue_depth(), 2);
+  busy.Release();
+  while (pool.queue_depth() > 0) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_FALSE(ran);
+}
+
+TEST(WorkerPoolTest, ARemovedTaskNeverRunsAndFreesItsPlace) {
+  WorkerPool pool(1, 1);
+  absl::Notification later;
+  bool removed_ran = false;
+  {
+    BusyWorker busy(pool);
+    const absl::StatusOr<WorkerPool::TaskId> id =
+        pool.Submit([&removed_ran] { removed_ran = true; });
+    ASSERT_TRUE(id.ok());
+    EXPECT_TRUE(pool.Remove(*id));
+    EXPECT_FALSE(pool.Remove(*id));
+    EXPECT_EQ(pool.queue_depth(), 0);
+    ASSERT_TRUE(pool.Submit([&later] { later.Notify(); }).ok());
+  }
+  ASSERT_TRUE(later.WaitForNotificationWithTimeout(kLong));
+  EXPECT_FALSE(removed_ran);
+}
+
+TEST(WorkerPoolTest, ATaskAlreadyTakenCannotBeRemoved) {
+  WorkerPool pool(1, 1);
+  absl::Notification started;
+  absl::Notification release;
+  const absl::StatusOr<WorkerPool::TaskId> id = pool.Submit([&] {
+    started.Notify();
+    release.WaitForNotification();
+  });
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kLong));
+  EXPECT_FALSE(pool.Remove(*id));
+  release.Notify();
+}
+
+TEST(WorkerPoolTest, ResumedWorkGoesAheadOfNewcomersBeyondTheBound) {
+  WorkerPool pool(1, 1);
+  std::vector<int> order;
+  absl::BlockingCounter done(3);
+  {
+    BusyWorker busy(pool);
+    ASSERT_TRUE(pool.Submit([&] {
+                      order.push_back(1);
+                      done.DecrementCount();
+                    })
+                    .ok());
+    pool.Resume([&] {
+      order.push_back(0);
+      done.DecrementCount();
+    });
+    pool.Resume([&] {
+      order.push_back(-1);
+      done.DecrementCount();
+    });
+    EXPECT_EQ(pool.queue_depth(), 3);
+  }
+  done.Wait();
+  EXPECT_EQ(order, (std::vector<int>{-1, 0, 1}));
+}
+
+TEST(WorkerPoolTest, TasksRunOnAllWorkersAtOnce) {
+  WorkerPool pool(3, 10);
+  absl::BlockingCounter all_running(3);
+  absl::Notification release;
+  absl::BlockingCounter finished(3);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(pool.Submit([&] {
+                      all_running.DecrementCount();
+                      release.WaitForNotification();
+                      finished.DecrementCount();
+                    })
+                    .ok());
+  }
+  all_running.Wait();  // Would hang if fewer than 3 ran at once.
+  release.Notify();
+  finished.Wait();
+}
+
+}  // namespace
+}  // namespace deadline
