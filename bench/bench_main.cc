@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "bench/benchmarks.h"
+#include "bench/compare.h"
 #include "bench/report.h"
 #include "common/flags.h"
 
@@ -22,10 +23,13 @@ ABSL_FLAG(bool, quick, false,
           "smoke mode: tiny counts, to prove every benchmark runs");
 ABSL_FLAG(std::string, out, "bench/results", "folder for the result files");
 ABSL_FLAG(std::string, bin_dir, "",
-          "folder with server/backend and server/frontend (for the scale "
-          "benchmark); empty skips it");
+          "folder with server/backend, server/frontend and bench/bare_chain "
+          "(for the scale and chain comparison benchmarks); empty skips them");
 ABSL_FLAG(std::string, h2load, "/usr/bin/h2load",
           "h2load, for an independent throughput figure; skipped if absent");
+ABSL_FLAG(std::string, go_chain, "",
+          "the Go comparison chain built by bench/go_chain/build.sh; empty "
+          "leaves it out of the chain comparison");
 ABSL_FLAG(std::string, only, "",
           "comma-separated benchmark ids to run (default: all)");
 
@@ -63,13 +67,15 @@ int main(int argc, char** argv) {
   deadline::ParseFlagsOrExit(
       argc, argv,
       "bench: measures the deadline chain against its limits.\n"
-      "Usage: bench [--quick] [--out=DIR] [--bin_dir=DIR] [--only=ids]",
+      "Usage: bench [--quick] [--out=DIR] [--bin_dir=DIR] [--h2load=PATH]\n"
+      "             [--go_chain=PATH] [--only=ids]",
       {__FILE__});
   deadline::bench::Config config;
   config.quick = absl::GetFlag(FLAGS_quick);
   config.bin_dir = absl::GetFlag(FLAGS_bin_dir);
   config.h2load = absl::GetFlag(FLAGS_h2load);
   if (access(config.h2load.c_str(), X_OK) != 0) config.h2load.clear();
+  config.go_chain = absl::GetFlag(FLAGS_go_chain);
   const std::string only = absl::GetFlag(FLAGS_only);
   const std::vector<std::string> wanted_list =
       absl::StrSplit(only, ',', absl::SkipEmpty());
@@ -87,6 +93,7 @@ int main(int argc, char** argv) {
           {"budget_accuracy", deadline::bench::BudgetAccuracy},
           {"checking_cost", deadline::bench::CheckingCost},
           {"scale", deadline::bench::Scale},
+          {"chain_comparison", deadline::bench::ChainComparison},
       };
   deadline::bench::RunInfo info;
   info.date =

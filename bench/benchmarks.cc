@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "bench/harness.h"
+#include "bench/rows.h"
 #include "client/calls.h"
 #include "common/time_util.h"
 #include "grpcpp/create_channel.h"
@@ -33,30 +34,6 @@ namespace {
 using deadline::v1::FetchRequest;
 
 constexpr absl::Duration kGenerous = absl::Seconds(5);
-
-std::string Ms(double micros) {
-  return absl::StrFormat("%.3f ms", micros / 1000);
-}
-std::string X(double ratio) { return absl::StrFormat("%.2fx", ratio); }
-std::string Pct(double fraction) {
-  return absl::StrFormat("%.1f%%", 100 * fraction);
-}
-
-Row AtMost(std::string metric, double value, double limit, std::string shown,
-           std::string floor) {
-  return {std::move(metric), std::move(shown), std::move(floor),
-          value <= limit ? Verdict::kMet : Verdict::kMissed};
-}
-
-Row AtLeast(std::string metric, double value, double limit, std::string shown,
-            std::string floor) {
-  return {std::move(metric), std::move(shown), std::move(floor),
-          value >= limit ? Verdict::kMet : Verdict::kMissed};
-}
-
-Row Info(std::string metric, std::string value) {
-  return {std::move(metric), std::move(value), "", Verdict::kNone};
-}
 
 // p50 / p99 / min / max of a distribution in one cell.
 std::string Spread(const Summary& s) {

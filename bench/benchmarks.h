@@ -13,12 +13,15 @@ struct Config {
   // Tiny counts and durations: proves every benchmark still runs (the test
   // suite's smoke mode); its numbers mean nothing.
   bool quick = false;
-  // Folder holding server/backend and server/frontend, for the
-  // multi-process scale benchmark; empty skips it.
+  // Folder holding server/backend and server/frontend (and bench/bare_chain),
+  // for the multi-process benchmarks; empty skips them.
   std::string bin_dir;
   // h2load (Debian's nghttp2-client) for an independent throughput figure;
   // empty skips it.
   std::string h2load;
+  // The Go comparison chain (bench/go_chain, built by its build.sh), for
+  // the chain comparison; empty skips its rows.
+  std::string go_chain;
 };
 
 enum class Verdict { kNone, kMet, kMissed };

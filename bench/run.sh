@@ -4,15 +4,14 @@
 # Extra arguments go to the bench binary, e.g. --only=hop_overhead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
-if ! command -v h2load >/dev/null; then
-  echo "bench: installing nghttp2-client (h2load)" >&2
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nghttp2-client >&2
-fi
+scripts/deps.sh bench
 bazel build -c opt --ui_event_filters=-info,-stdout --noshow_progress \
-  //bench //server:backend //server:frontend
+  //bench //bench:bare_chain //server:backend //server:frontend
 bin="$(bazel info -c opt bazel-bin 2>/dev/null)"
+# The Go comparison chain, built fresh for this run.
+go_dir="$(mktemp -d -t bench-go.XXXXXX)"
+trap 'rm -rf "$go_dir"' EXIT
+bench/go_chain/build.sh "$go_dir/go_chain"
 mkdir -p bench/results
-"$bin/bench/bench" --bin_dir="$bin" --out=bench/results "$@"
+"$bin/bench/bench" --bin_dir="$bin" --out=bench/results \
+  --h2load="$(command -v h2load)" --go_chain="$go_dir/go_chain" "$@"

@@ -1,0 +1,478 @@
+#include "bench/compare.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "bench/rows.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "proto/deadline.grpc.pb.h"
+#include "tests/subprocess.h"
+
+namespace deadline::bench {
+namespace {
+
+using testing::StartServerProcess;
+using testing::Subprocess;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// One chain under test: a frontend and a backend process, and its figures.
+struct Chain {
+  std::string key;   // In figure names: "project", "bare", "go".
+  std::string name;  // In the table.
+  std::unique_ptr<Subprocess> backend;
+  std::unique_ptr<Subprocess> frontend;
+  std::string backend_address;
+  std::string frontend_address;
+  // Set for the project's chain only, which can refuse calls: h2load counts
+  // HTTP 200s, which gRPC sends for errors too, so its OK answers are
+  // counted from its backend's Stats. The other two cannot refuse.
+  std::unique_ptr<deadline::v1::Stats::Stub> stats;
+  // Why it is left out; empty while it is measured.
+  std::string failure;
+  // The first h2load failure, if any.
+  std::string h2load_error;
+  // One entry per round.
+  std::vector<double> latency_us;
+  std::vector<double> calls_per_s;
+  std::vector<double> frontend_cpu_us_per_call;
+  std::vector<double> backend_cpu_us_per_call;
+  // Over all the rate runs: OK answers counted and HTTP 200s h2load saw.
+  int64_t ok = 0;
+  int64_t http_200 = 0;
+};
+
+// Starts the chain's backend, then its frontend pointed at it.
+void Start(std::vector<std::string> backend_argv,
+           std::vector<std::string> frontend_argv, Chain& chain) {
+  chain.backend = StartServerProcess(backend_argv, &chain.backend_address);
+  if (chain.backend == nullptr) {
+    chain.failure = absl::StrCat(backend_argv[0], " did not start");
+    return;
+  }
+  frontend_argv.push_back(absl::StrCat("--backend=", chain.backend_address));
+  chain.frontend = StartServerProcess(frontend_argv, &chain.frontend_address);
+  if (chain.frontend == nullptr) {
+    chain.failure = absl::StrCat(frontend_argv[0], " did not start");
+  }
+}
+
+std::chrono::system_clock::time_point InFiveSeconds() {
+  return std::chrono::system_clock::now() + std::chrono::seconds(5);
+}
+
+// One Frontend.Fetch with an empty request, as h2load sends it.
+grpc::Status FetchOnce(const std::string& address) {
+  auto stub = deadline::v1::Frontend::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(InFiveSeconds());
+  deadline::v1::FetchReply reply;
+  return stub->Fetch(&context, deadline::v1::FetchRequest(), &reply);
+}
+
+// The backend's calls_ok, or nullopt if Stats did not answer.
+absl::optional<int64_t> CallsOk(deadline::v1::Stats::Stub& stats) {
+  grpc::ClientContext context;
+  context.set_deadline(InFiveSeconds());
+  deadline::v1::StatsReply reply;
+  if (!stats.GetStats(&context, {}, &reply).ok()) return absl::nullopt;
+  return reply.calls_ok();
+}
+
+// CPU time (user + system) the process has used, in microseconds.
+double CpuMicros(const Subprocess& process) {
+  std::ifstream file(absl::StrCat("/proc/", process.pid(), "/stat"));
+  const std::string stat((std::istreambuf_iterator<char>(file)),
+                         std::istreambuf_iterator<char>());
+  const size_t name_end = stat.rfind(") ");
+  if (name_end == std::string::npos) return kNaN;
+  // From the third field (state) on; utime and stime are the 14th and 15th.
+  const std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(name_end + 2), ' ');
+  int64_t user = 0;
+  int64_t system = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &user) ||
+      !absl::SimpleAtoi(fields[12], &system)) {
+    return kNaN;
+  }
+  return (user + system) * 1e6 / sysconf(_SC_CLK_TCK);
+}
+
+// h2load's times ("2.00s", "300.75ms", "389us") in microseconds; NaN for
+// anything else.
+double H2loadMicros(absl::string_view text) {
+  const std::pair<absl::string_view, double> units[] = {
+      {"us", 1}, {"ms", 1e3}, {"s", 1e6}};
+  for (const auto& [suffix, scale] : units) {
+    absl::string_view number = text;
+    double value = 0;
+    if (absl::ConsumeSuffix(&number, suffix) &&
+        absl::SimpleAtod(number, &value)) {
+      return value * scale;
+    }
+  }
+  return kNaN;
+}
+
+struct H2loadResult {
+  double seconds = 0;     // The measured duration.
+  int64_t succeeded = 0;  // HTTP 2xx answers.
+  double mean_us = kNaN;  // Mean time for a request.
+  std::string error;      // Set when the run failed.
+};
+
+// Runs h2load for `duration` against the frontend at `address`, with
+// `clients` connections of `streams` calls in flight each.
+H2loadResult RunH2load(const std::string& h2load, const std::string& body,
+                       const std::string& address, int clients, int streams,
+                       absl::Duration duration) {
+  H2loadResult result;
+  auto process = Subprocess::Start(
+      {h2load, "-D", absl::StrCat(absl::ToInt64Milliseconds(duration), "ms"),
+       "-c", absl::StrCat(clients), "-m", absl::StrCat(streams), "-H",
+       "content-type: application/grpc", "-H", "te: trailers", "-d", body,
+       absl::StrCat("http://", address, "/deadline.v1.Frontend/Fetch")});
+  if (process == nullptr) {
+    result.error = "h2load did not start";
+    return result;
+  }
+  const absl::optional<int> status =
+      process->Wait(duration + absl::Seconds(30));
+  if (status != 0) {
+    result.error = status.has_value() ? absl::StrCat("h2load exited ", *status)
+                                      : "h2load did not finish";
+    return result;
+  }
+  // finished in 2.00s, 3134.00 req/s, 156.22KB/s
+  // requests: 6268 total, 6269 started, 6268 done, 6268 succeeded, ...
+  //                      min         max         mean         sd
+  // time for request:      172us    102.02ms       308us      1.29ms
+  for (absl::string_view line : absl::StrSplit(process->output(), '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (absl::ConsumePrefix(&line, "finished in ")) {
+      result.seconds = H2loadMicros(line.substr(0, line.find(','))) / 1e6;
+    } else if (absl::ConsumePrefix(&line, "requests: ")) {
+      for (absl::string_view part : absl::StrSplit(line, ", ")) {
+        if (absl::ConsumeSuffix(&part, " succeeded")) {
+          absl::SimpleAtoi(part, &result.succeeded);
+        }
+      }
+    } else if (absl::ConsumePrefix(&line, "time for request:")) {
+      const std::vector<absl::string_view> cells =
+          absl::StrSplit(line, ' ', absl::SkipWhitespace());
+      if (cells.size() >= 3) result.mean_us = H2loadMicros(cells[2]);
+    }
+  }
+  if (!(result.seconds > 0)) result.error = "h2load printed no duration";
+  return result;
+}
+
+// The median of the values that are numbers; NaN if there are none.
+double Median(std::vector<double> values) {
+  values.erase(std::remove_if(values.begin(), values.end(),
+                              [](double v) { return std::isnan(v); }),
+               values.end());
+  if (values.empty()) return kNaN;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// a[r] / b[r] for every round r.
+std::vector<double> Ratios(const std::vector<double>& a,
+                           const std::vector<double>& b) {
+  std::vector<double> ratios;
+  for (size_t r = 0; r < a.size() && r < b.size(); ++r) {
+    ratios.push_back(a[r] / b[r]);
+  }
+  return ratios;
+}
+
+// "<median> (rounds <min> to <max>)", or "no figure" without one.
+std::string Shown(const std::vector<double>& rounds,
+                  std::string (*format)(double)) {
+  const double median = Median(rounds);
+  if (std::isnan(median)) return "no figure";
+  std::vector<double> numbers;
+  for (double v : rounds) {
+    if (!std::isnan(v)) numbers.push_back(v);
+  }
+  if (numbers.size() < 2) return format(median);
+  const auto [low, high] = std::minmax_element(numbers.begin(), numbers.end());
+  return absl::StrCat(format(median), " (rounds ", format(*low), " to ",
+                      format(*high), ")");
+}
+
+std::string PerSecond(double rate) { return absl::StrFormat("%.0f/s", rate); }
+std::string Micros(double us) { return absl::StrFormat("%.0f us", us); }
+
+// Removes the file when it goes out of scope.
+struct TempFile {
+  std::string path;
+  ~TempFile() {
+    if (!path.empty()) unlink(path.c_str());
+  }
+};
+
+// A file holding one empty FetchRequest, gRPC-framed: a zero compression
+// flag and a zero big-endian 4-byte length. Empty path on failure.
+std::string WriteEmptyFetchBody() {
+  const char* tmp = getenv("TMPDIR");
+  std::string path =
+      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/bench-empty-fetch-XXXXXX");
+  const int fd = mkstemp(path.data());
+  if (fd < 0) return "";
+  const char frame[5] = {0, 0, 0, 0, 0};
+  const bool written = write(fd, frame, sizeof(frame)) == sizeof(frame);
+  close(fd);
+  if (!written) {
+    unlink(path.c_str());
+    return "";
+  }
+  return path;
+}
+
+constexpr char kMethod[] =
+    "Each chain runs as two processes of its own, and h2load (a separate C "
+    "client) calls the frontend's Fetch with an empty request: one "
+    "connection with 1 call in flight for the mean latency, 4 connections "
+    "with 8 calls each (32 in flight) for the rate. The rounds take turns "
+    "(project, bare, Go, then again), so a slow phase of this shared "
+    "machine falls on all three, and each ratio is the median of the "
+    "rounds' own ratios. h2load counts HTTP 200s, which gRPC sends for "
+    "errors too, so the project's rate counts the smaller of h2load's "
+    "count and the OK answers in its backend's Stats (which also counts the "
+    "calls h2load leaves in flight when it stops: OK above 200s means "
+    "nothing was refused); the two comparison chains cannot refuse. CPU per "
+    "call is each server process's CPU time (from /proc, in 10 ms ticks) "
+    "over the answers, in the rate runs (median of the rounds).\n\n"
+    "With h2load and five server processes on two cores, the rate at 32 in "
+    "flight follows the CPU each chain spends per call, which CPU time "
+    "shows better than wall time on a busy machine. The project's chain does "
+    "more per call, by design: its backend is a sync server (a thread "
+    "handoff per call, and the watcher thread that polls IsCancelled()), "
+    "its frontend plans a budget, keeps stats and answers with a trace of "
+    "both hops in trailing metadata (a few hundred bytes per answer), and "
+    "since h2load sends no grpc-timeout the frontend gives each backend "
+    "call its 5 s default deadline, so the project arms timers the two "
+    "comparison chains do not. Absolute figures swing with the machine's "
+    "load; compare the ratios, whose two sides ran seconds apart.";
+
+}  // namespace
+
+Section ChainComparison(const Config& config) {
+  Section section{"chain_comparison",
+                  "9. The chain against a bare C++ chain and a Go chain "
+                  "(h2load, Frontend.Fetch, empty request)"};
+  section.analysis = kMethod;
+  if (config.bin_dir.empty()) {
+    section.rows.push_back(Info("chain comparison", "skipped (no --bin_dir)"));
+    return section;
+  }
+
+  std::vector<Chain> chains(config.go_chain.empty() ? 2 : 3);
+  chains[0].key = "project";
+  chains[0].name = "project chain (server/frontend -> server/backend)";
+  Start({absl::StrCat(config.bin_dir, "/server/backend"), "--log=none"},
+        {absl::StrCat(config.bin_dir, "/server/frontend"), "--log=none"},
+        chains[0]);
+  chains[1].key = "bare";
+  chains[1].name = "bare C++ chain (bench/bare_chain)";
+  const std::string bare = absl::StrCat(config.bin_dir, "/bench/bare_chain");
+  Start({bare, "--role=backend"}, {bare, "--role=frontend"}, chains[1]);
+  if (!config.go_chain.empty()) {
+    chains[2].key = "go";
+    chains[2].name = "Go chain (bench/go_chain, grpc-go 1.33)";
+    Start({config.go_chain, "--role=backend"},
+          {config.go_chain, "--role=frontend"}, chains[2]);
+  }
+  Chain& project = chains[0];
+  if (project.failure.empty()) {
+    project.stats = deadline::v1::Stats::NewStub(grpc::CreateChannel(
+        project.backend_address, grpc::InsecureChannelCredentials()));
+  }
+
+  // Every chain must answer OK before its figures mean anything.
+  std::vector<std::string> answers;
+  bool all_ok = true;
+  for (Chain& chain : chains) {
+    if (chain.failure.empty()) {
+      const grpc::Status status = FetchOnce(chain.frontend_address);
+      if (!status.ok()) {
+        chain.failure = absl::StrCat("Fetch answered ", status.error_code(),
+                                     ": ", status.error_message());
+      }
+    }
+    all_ok = all_ok && chain.failure.empty();
+    answers.push_back(absl::StrCat(
+        chain.key, ": ", chain.failure.empty() ? "OK" : chain.failure));
+  }
+  section.rows.push_back({"every chain answers an empty Fetch with OK",
+                          absl::StrJoin(answers, "; "), "all OK",
+                          all_ok ? Verdict::kMet : Verdict::kMissed});
+  if (config.go_chain.empty()) {
+    section.rows.push_back(
+        Info("Go chain", "skipped (no --go_chain; bench/run.sh builds it)"));
+  }
+  if (config.h2load.empty()) {
+    section.rows.push_back(
+        Info("h2load runs",
+             "skipped (no h2load: scripts/deps.sh bench installs "
+             "nghttp2-client)"));
+    return section;
+  }
+  const TempFile body{WriteEmptyFetchBody()};
+  if (body.path.empty()) {
+    section.rows.push_back(
+        Info("h2load runs", "skipped (cannot write the request body file)"));
+    return section;
+  }
+
+  const int rounds = config.quick ? 1 : 5;
+  const absl::Duration run =
+      config.quick ? absl::Milliseconds(300) : absl::Seconds(2);
+  const auto measured = [](const Chain& chain) {
+    return chain.failure.empty();
+  };
+  const auto note = [](Chain& chain, const H2loadResult& result) {
+    if (chain.h2load_error.empty()) chain.h2load_error = result.error;
+  };
+  // Warm-up: connections, each frontend's channel to its backend, caches.
+  for (Chain& chain : chains) {
+    if (!measured(chain)) continue;
+    note(chain, RunH2load(config.h2load, body.path, chain.frontend_address, 4,
+                          8, run / 2));
+  }
+  for (int round = 0; round < rounds; ++round) {
+    for (Chain& chain : chains) {
+      if (!measured(chain)) continue;
+      const H2loadResult result = RunH2load(config.h2load, body.path,
+                                            chain.frontend_address, 1, 1, run);
+      note(chain, result);
+      chain.latency_us.push_back(result.error.empty() ? result.mean_us : kNaN);
+    }
+    for (Chain& chain : chains) {
+      if (!measured(chain)) continue;
+      absl::optional<int64_t> ok_before;
+      if (chain.stats != nullptr) ok_before = CallsOk(*chain.stats);
+      const double frontend_cpu = CpuMicros(*chain.frontend);
+      const double backend_cpu = CpuMicros(*chain.backend);
+      const H2loadResult result = RunH2load(config.h2load, body.path,
+                                            chain.frontend_address, 4, 8, run);
+      const double frontend_used = CpuMicros(*chain.frontend) - frontend_cpu;
+      const double backend_used = CpuMicros(*chain.backend) - backend_cpu;
+      note(chain, result);
+      int64_t answered = result.succeeded;
+      if (chain.stats != nullptr) {
+        const absl::optional<int64_t> ok_after = CallsOk(*chain.stats);
+        const int64_t ok = ok_before.has_value() && ok_after.has_value()
+                               ? *ok_after - *ok_before
+                               : 0;
+        chain.ok += ok;
+        // The backend also counts the calls h2load left in flight when it
+        // stopped (up to 32), which h2load does not: the smaller count
+        // never overstates the chain.
+        answered = std::min(answered, ok);
+      }
+      chain.http_200 += result.succeeded;
+      const bool ok = result.error.empty() && answered > 0;
+      chain.calls_per_s.push_back(ok ? answered / result.seconds : kNaN);
+      chain.frontend_cpu_us_per_call.push_back(ok ? frontend_used / answered
+                                                  : kNaN);
+      chain.backend_cpu_us_per_call.push_back(ok ? backend_used / answered
+                                                 : kNaN);
+    }
+  }
+
+  for (const Chain& chain : chains) {
+    if (!measured(chain)) {
+      section.rows.push_back(Info(chain.name, chain.failure));
+      continue;
+    }
+    const std::string failed =
+        chain.h2load_error.empty()
+            ? ""
+            : absl::StrCat(" (", chain.h2load_error, ")");
+    section.rows.push_back(
+        Info(absl::StrCat(chain.name, ": mean latency, 1 in flight"),
+             Shown(chain.latency_us, Ms) + failed));
+    section.rows.push_back(
+        Info(absl::StrCat(chain.name, ": OK answers per second, 32 in flight"),
+             Shown(chain.calls_per_s, PerSecond) + failed));
+    const double frontend_cpu = Median(chain.frontend_cpu_us_per_call);
+    const double backend_cpu = Median(chain.backend_cpu_us_per_call);
+    section.rows.push_back(
+        Info(absl::StrCat(chain.name, ": CPU per call, frontend + backend"),
+             absl::StrFormat("%.0f + %.0f us", frontend_cpu, backend_cpu)));
+    section.figures[chain.key + ".mean_latency_us"] = Median(chain.latency_us);
+    section.figures[chain.key + ".calls_per_s"] = Median(chain.calls_per_s);
+    section.figures[chain.key + ".frontend_cpu_us_per_call"] = frontend_cpu;
+    section.figures[chain.key + ".backend_cpu_us_per_call"] = backend_cpu;
+    for (size_t r = 0; r < chain.calls_per_s.size(); ++r) {
+      const std::string round = absl::StrCat(chain.key, ".round", r + 1);
+      section.figures[round + ".mean_latency_us"] = chain.latency_us[r];
+      section.figures[round + ".calls_per_s"] = chain.calls_per_s[r];
+    }
+  }
+
+  // The ratios, round by round, then their median.
+  const auto compare = [&](const Chain& other, bool held) {
+    if (!measured(project) || !measured(other)) return;
+    const double rate = Median(Ratios(project.calls_per_s, other.calls_per_s));
+    const double latency = Median(Ratios(project.latency_us, other.latency_us));
+    const std::string versus = absl::StrCat("project / ", other.key, ": ");
+    const std::string rate_metric =
+        absl::StrCat(versus, "OK answers per second, 32 in flight");
+    const std::string latency_metric =
+        absl::StrCat(versus, "mean latency, 1 in flight");
+    if (held) {
+      section.rows.push_back(
+          AtLeast(rate_metric, rate, 0.80, Pct(rate), ">= 80%"));
+      section.rows.push_back(
+          AtMost(latency_metric, latency, 1.15, X(latency), "<= 1.15x"));
+    } else {
+      section.rows.push_back(Info(rate_metric, Pct(rate)));
+      section.rows.push_back(Info(latency_metric, X(latency)));
+    }
+    section.figures[absl::StrCat("project_over_", other.key, ".calls_per_s")] =
+        rate;
+    section.figures[absl::StrCat("project_over_", other.key, ".mean_latency")] =
+        latency;
+  };
+  compare(chains[1], true);
+  if (chains.size() > 2) compare(chains[2], false);
+  if (measured(project)) {
+    section.rows.push_back(
+        Info("project: OK answers (backend's Stats) / HTTP 200s (h2load), "
+             "32 in flight",
+             absl::StrCat(project.ok, " / ", project.http_200)));
+  }
+  section.figures["rounds"] = rounds;
+  section.figures["seconds_per_run"] = absl::ToDoubleSeconds(run);
+  return section;
+}
+
+}  // namespace deadline::bench
