@@ -117,8 +117,9 @@ const std::string& Subprocess::output() {
 }
 
 std::unique_ptr<Subprocess> StartServerProcess(std::vector<std::string> argv,
-                                               std::string* address) {
-  argv.push_back("--listen=127.0.0.1:0");
+                                               std::string* address,
+                                               absl::string_view listen) {
+  argv.push_back(absl::StrCat("--listen=", listen));
   auto server = Subprocess::Start(argv);
   if (server == nullptr) return nullptr;
   const absl::optional<std::string> line =

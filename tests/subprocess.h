@@ -53,11 +53,12 @@ class Subprocess {
   absl::optional<int> exit_status_;
 };
 
-// Starts a server binary with `argv` plus --listen=127.0.0.1:0, waits for
-// its "listening on HOST:PORT" line and stores the address; nullptr if it
-// did not start.
-std::unique_ptr<Subprocess> StartServerProcess(std::vector<std::string> argv,
-                                               std::string* address);
+// Starts a server binary with `argv` plus --listen=`listen` (a HOST:0, so
+// the server picks its port), waits for its "listening on HOST:PORT" line
+// and stores the address; nullptr if it did not start.
+std::unique_ptr<Subprocess> StartServerProcess(
+    std::vector<std::string> argv, std::string* address,
+    absl::string_view listen = "127.0.0.1:0");
 
 // The path of a binary of this workspace in the test's runfiles, e.g.
 // RunfilePath("server/backend").
