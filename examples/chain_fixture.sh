@@ -157,27 +157,46 @@ within() {
 # frontend's 5 s default for calls without one.
 check_deadline() {
   begin_case "$1 client: its deadline reaches the backend"
-  check_deadline_steps "$@"
+  local try
+  for try in 1 2 3; do
+    deadline_try "$try" "$@"
+    # The frontend answers 10 ms (its reserve) before the client's deadline,
+    # but on a busy machine the client's own timer can still fire first, and
+    # then no trace comes back (see the top-level README). Only that race is
+    # run again; every run's other checks count.
+    [ "$traced" -eq 1 ] && break
+    echo "  no trace: the client's own timer fired first; running again"
+  done
+  [ "$traced" -eq 1 ] || fail "no trace came back in 3 runs"
   end_case
 }
-check_deadline_steps() {
-  local name="$1" rid="$1-deadline-$RANDOM$RANDOM" out="$work/$1-deadline.out"
-  shift
+# deadline_try TRY NAME CLIENT...: one run; sets $traced to 1 if the client
+# printed a trace.
+deadline_try() {
+  local try="$1" name="$2"
+  local rid="$name-deadline-$try-$RANDOM" out="$work/$name-deadline-$try.out"
+  shift 2
   run_client "$out" "$@" --target="$frontend" --deadline=300ms --steps=100 \
     --step=10ms --request_id="$rid"
   [ "$status" -eq 14 ] || fail "exit status $status, want 14"
   grep -q '^status: *DEADLINE_EXCEEDED' "$out" ||
     fail "no DEADLINE_EXCEEDED status printed"
-  grep -q "^hops of request $rid:" "$out" ||
-    fail "no trace of request $rid printed"
-  local hop
-  hop="$(grep -E '^  frontend: DEADLINE_EXCEEDED, budget at arrival ' "$out")"
-  if ! [[ "$hop" =~ budget\ at\ arrival\ ([0-9.]+)ms ]] ||
-    ! within 250 "${BASH_REMATCH[1]}" 300; then
-    fail "no frontend hop with a budget at arrival in [250, 300] ms printed"
+  traced=1
+  if grep -q '^hops: *no trace came back' "$out"; then
+    traced=0
+  else
+    grep -q "^hops of request $rid:" "$out" ||
+      fail "no trace of request $rid printed"
+    local hop
+    hop="$(grep -E '^  frontend: DEADLINE_EXCEEDED, budget at arrival ' \
+      "$out")"
+    if ! [[ "$hop" =~ budget\ at\ arrival\ ([0-9.]+)ms ]] ||
+      ! within 250 "${BASH_REMATCH[1]}" 300; then
+      fail "no frontend hop with a budget at arrival in [250, 300] ms printed"
+    fi
+    grep -qE '^  backend [0-9.]+:[0-9]+: DEADLINE_EXCEEDED, ' "$out" ||
+      fail "no backend hop printed"
   fi
-  grep -qE '^  backend [0-9.]+:[0-9]+: DEADLINE_EXCEEDED, ' "$out" ||
-    fail "no backend hop printed"
 
   local line budget steps
   line="$(backend_line "$rid")" || {
