@@ -18,6 +18,7 @@
 #include "bench/compare.h"
 #include "bench/report.h"
 #include "common/flags.h"
+#include "server/server_main.h"
 
 ABSL_FLAG(bool, quick, false,
           "smoke mode: tiny counts, to prove every benchmark runs");
@@ -64,6 +65,8 @@ bool Write(const std::string& path, const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Servers in this process run as the real ones do.
+  deadline::TuneForServing();
   deadline::ParseFlagsOrExit(
       argc, argv,
       "bench: measures the deadline chain against its limits.\n"

@@ -280,7 +280,7 @@ Section DeadlineFidelity(const Config& config) {
   // The client's own timer, alone: through a frontend with propagation off,
   // nothing answers before the client gives up.
   FrontendOptions off = QuietFrontend();
-  off.propagate = false;
+  off.propagation = Propagation::kNone;
   off.budget.reserve = absl::ZeroDuration();  // And no fail-fast answer.
   off.budget.min_budget = absl::ZeroDuration();
   Servers silent(QuietBackend(), off);
@@ -420,7 +420,8 @@ Section WastedWork(const Config& config) {
   const deadline::v1::WorkRequest work = Work(20, absl::Milliseconds(10));
   for (bool propagate : {true, false}) {
     FrontendOptions options = QuietFrontend();
-    options.propagate = propagate;
+    options.propagation =
+        propagate ? Propagation::kDeadlineAndCancellation : Propagation::kNone;
     Servers servers(QuietBackend(), options);
     double steps = 0;
     Distribution after("backend work after the client gave up");

@@ -137,6 +137,12 @@ double H2loadMicros(absl::string_view text) {
   return kNaN;
 }
 
+// Every call carries a deadline, as calls into a deadline-aware chain do:
+// then all three chains propagate it and arm the same timers (without one,
+// the project's frontend would give each call its default deadline, and
+// only the project would arm them).
+constexpr char kTimeout[] = "5S";
+
 struct H2loadResult {
   double seconds = 0;     // The measured duration.
   int64_t succeeded = 0;  // HTTP 2xx answers.
@@ -153,7 +159,8 @@ H2loadResult RunH2load(const std::string& h2load, const std::string& body,
   auto process = Subprocess::Start(
       {h2load, "-D", absl::StrCat(absl::ToInt64Milliseconds(duration), "ms"),
        "-c", absl::StrCat(clients), "-m", absl::StrCat(streams), "-H",
-       "content-type: application/grpc", "-H", "te: trailers", "-d", body,
+       "content-type: application/grpc", "-H", "te: trailers", "-H",
+       absl::StrCat("grpc-timeout: ", kTimeout), "-d", body,
        absl::StrCat("http://", address, "/deadline.v1.Frontend/Fetch")});
   if (process == nullptr) {
     result.error = "h2load did not start";

@@ -19,6 +19,15 @@ bool SaneRequestId(absl::string_view id) {
   return true;
 }
 
+bool ParseTrailer(const grpc::ClientContext& context,
+                  deadline::v1::BudgetTrace& trace) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto it = trailers.find(kTraceKey);
+  return it != trailers.end() &&
+         trace.ParseFromArray(it->second.data(),
+                              static_cast<int>(it->second.size()));
+}
+
 }  // namespace
 
 void AttachTrace(grpc::ServerContextBase& context,
@@ -28,15 +37,16 @@ void AttachTrace(grpc::ServerContextBase& context,
 
 absl::optional<deadline::v1::BudgetTrace> TraceFrom(
     const grpc::ClientContext& context) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  const auto it = trailers.find(kTraceKey);
-  if (it == trailers.end()) return absl::nullopt;
   deadline::v1::BudgetTrace trace;
-  if (!trace.ParseFromArray(it->second.data(),
-                            static_cast<int>(it->second.size()))) {
-    return absl::nullopt;
-  }
+  if (!ParseTrailer(context, trace)) return absl::nullopt;
   return trace;
+}
+
+deadline::v1::BudgetTrace* TraceFrom(const grpc::ClientContext& context,
+                                     google::protobuf::Arena* arena) {
+  auto* trace =
+      google::protobuf::Arena::CreateMessage<deadline::v1::BudgetTrace>(arena);
+  return ParseTrailer(context, *trace) ? trace : nullptr;
 }
 
 std::string RequestIdOf(const grpc::ServerContextBase& context) {

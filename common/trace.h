@@ -5,6 +5,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
+#include "google/protobuf/arena.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/server_context.h"
 #include "proto/deadline.pb.h"
@@ -24,6 +25,10 @@ void AttachTrace(grpc::ServerContextBase& context,
 // The trace the server sent back with a finished call, if it sent one.
 absl::optional<deadline::v1::BudgetTrace> TraceFrom(
     const grpc::ClientContext& context);
+// The same, made in `arena`; nullptr when there is none (or it does not
+// parse).
+deadline::v1::BudgetTrace* TraceFrom(const grpc::ClientContext& context,
+                                     google::protobuf::Arena* arena);
 
 // The x-request-id the caller sent, if it is a sane one (1 to 64 of
 // [A-Za-z0-9._-], so it is safe to log); otherwise a new one.

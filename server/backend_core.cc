@@ -53,7 +53,7 @@ BackendCall::BackendCall(BackendCore& core, absl::string_view method,
   }
   spec_ = *spec;
   spec_.step *= core.options_.slowdown;
-  const Budget budget = core.policy_.Plan(deadline);
+  const Budget budget = core.policy_.Plan(deadline, record_.arrived());
   if (budget.fail_fast) {
     const std::string why = core.policy_.ExplainFailFast(budget);
     Finish({absl::DeadlineExceededError(

@@ -67,6 +67,7 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
     if (!call_.admitted()) return Answer(call_.status());
     start_ = clock().Now();
     if (spec().steps == 0) return End(Completed(start_));
+    went_async_ = true;
     absl::ReleasableMutexLock lock(&mu_);
     if (spec().spin) {
       // The queue is bounded: refuse at once rather than answer late.
@@ -204,7 +205,7 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
   // Ends the call: counts and traces it, and answers. Exactly once, from
   // whichever path moved the state to done (or before any work).
   void End(const WorkResult& result, bool shed = false) {
-    {
+    if (went_async_) {
       absl::MutexLock lock(&mu_);
       state_ = State::kDone;
       DisarmTimer();
@@ -224,6 +225,9 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
   State state_ ABSL_GUARDED_BY(mu_) = State::kRunning;
   // Steps finished (a stream: steps written).
   int steps_done_ = 0;
+  // Whether the work was handed to a timer or a worker; set before any
+  // other thread can see the call. Calls answered at once take no lock.
+  bool went_async_ = false;
 
  private:
   // The trace goes back in trailing metadata, whatever the outcome.

@@ -33,7 +33,10 @@ absl::Status ValidateBudgetOptions(const BudgetOptions& options) {
 }
 
 Budget BudgetPolicy::Plan(absl::Time caller_deadline) const {
-  const absl::Time now = clock_.Now();
+  return Plan(caller_deadline, clock_.Now());
+}
+
+Budget BudgetPolicy::Plan(absl::Time caller_deadline, absl::Time now) const {
   Budget budget;
   budget.at_arrival = caller_deadline - now;  // Saturates to infinity.
   const absl::Duration usable =

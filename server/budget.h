@@ -51,7 +51,10 @@ class BudgetPolicy {
       : options_(options), clock_(clock) {}
 
   // `caller_deadline` is absl::InfiniteFuture() when the caller set none.
+  // Plans from now, or from `arrived` (when the call arrived, by this
+  // policy's clock).
   Budget Plan(absl::Time caller_deadline) const;
+  Budget Plan(absl::Time caller_deadline, absl::Time arrived) const;
 
   // Why `budget` fails fast, for the DEADLINE_EXCEEDED message, e.g.
   // "3ms left at arrival, less than the 10ms reserve + 5ms minimum".

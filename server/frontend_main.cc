@@ -52,7 +52,9 @@ int main(int argc, char** argv) {
   if (propagation != "on" && propagation != "off") {
     deadline::ExitWithUsageError("--propagation must be on or off");
   }
-  options.propagate = propagation == "on";
+  options.propagation = propagation == "on"
+                            ? deadline::Propagation::kDeadlineAndCancellation
+                            : deadline::Propagation::kNone;
   const std::vector<std::string> backends = absl::GetFlag(FLAGS_backend);
   if (backends.empty()) deadline::ExitWithUsageError("--backend is empty");
 

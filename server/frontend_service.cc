@@ -1,6 +1,8 @@
 #include "server/frontend_service.h"
 
 #include <algorithm>
+#include <atomic>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -23,10 +25,12 @@ using deadline::v1::FetchAllRequest;
 using deadline::v1::FetchReply;
 using deadline::v1::FetchRequest;
 using deadline::v1::HopTrace;
+using deadline::v1::WorkReply;
+using deadline::v1::WorkRequest;
 
-// The backend's own message, or what the frontend's side of the call saw
-// when the backend did not answer (its deadline fired here first, or the
-// backend could not be reached).
+// The backend's own message, or what this side of the call saw when the
+// backend did not answer (its deadline fired here first, or the backend
+// could not be reached).
 std::string BackendMessage(const grpc::Status& status) {
   const std::string& message = status.error_message();
   if (absl::StartsWith(message, "backend: ")) return message;
@@ -35,6 +39,16 @@ std::string BackendMessage(const grpc::Status& status) {
 
 std::string CodeName(absl::StatusCode code) {
   return absl::StatusCodeToString(code);
+}
+
+// "127.0.0.1:50052" from gRPC's "ipv4:127.0.0.1:50052".
+std::string AddressOf(const grpc::ClientContext& context,
+                      absl::string_view fallback) {
+  std::string peer = context.peer();
+  for (absl::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(peer, scheme)) return peer.substr(scheme.size());
+  }
+  return peer.empty() ? std::string(fallback) : peer;
 }
 
 }  // namespace
@@ -47,403 +61,384 @@ std::shared_ptr<grpc::Channel> CreateBackendChannel(const std::string& target) {
                                    args);
 }
 
-// What Fetch and FetchAll share: the caller's context and budget, the
-// request id, the trace, the stats, and the one way out (End). A reactor
-// lives until OnDone(). It finishes only from a backend call's completion
-// callback, or before starting any, so no backend ClientContext, derived
-// from the caller's context, outlives the call it derives from.
-class FrontendService::Reactor : public grpc::ServerUnaryReactor {
+// One incoming call: its budget, its calls to the backends (a FanOut of
+// panels, each one or two attempts), its record, and the one way out. It
+// lives until OnDone(). It finishes only when the FanOut says every backend
+// call has ended, or before starting any, so no backend context, derived
+// from the caller's, outlives the call it derives from.
+class FrontendService::Call : public grpc::ServerUnaryReactor,
+                              private FanOut::Backends {
  public:
-  Reactor(FrontendService& service, grpc::CallbackServerContext& caller,
-          absl::string_view method)
-      : service_(service),
-        caller_(caller),
-        method_(method),
-        call_(service.stats_) {
-    trace_.set_request_id(RequestIdOf(caller));
-    HopTrace& hop = *trace_.add_hops();
-    hop = NewHop("frontend");
-    ToProtoTime(service.clock_.Now(), hop.mutable_arrived_at());
-  }
-
   void OnCancel() final {
     // With propagation, gRPC itself cancels the backend calls: nothing to do
     // but note the moment. Without it, the backend calls run on.
-    absl::MutexLock lock(&mu_);
-    caller_gone_at_ = service_.clock_.Now();
+    caller_gone_at_.store(absl::ToUnixNanos(service_.clock_.Now()),
+                          std::memory_order_relaxed);
   }
 
   void OnDone() final { delete this; }
 
- protected:
-  HopTrace& hop() { return *trace_.mutable_hops(0); }
+  ~Call() override {
+    if (propagates()) return;
+    for (Attempt& attempt : attempts_) service_.Untrack(*attempt.context);
+  }
 
-  // Plans the budget from the caller's deadline and reports it in the trace
-  // and in `reply` (budget_at_start, budget_forwarded). On fail-fast, ends
-  // the call with DEADLINE_EXCEEDED and returns false.
+ protected:
+  Call(FrontendService& service, grpc::CallbackServerContext& caller,
+       absl::string_view method)
+      : service_(service),
+        caller_(caller),
+        record_(service.sink_, "frontend", method, RequestIdOf(caller),
+                service.clock_.Now()) {}
+
+  // Starts the call's panels, or answers at once: `valid` is the request's
+  // check (INVALID_ARGUMENT answers it), then the budget may fail fast.
+  // Fills the budget fields of `reply`.
   template <typename Reply>
-  bool PlanBudget(Reply& reply) {
-    const absl::Time deadline = FromGrpcDeadline(caller_.deadline());
-    caller_deadline_ = deadline;
-    budget_ = service_.policy_.Plan(deadline);
-    if (deadline != absl::InfiniteFuture()) {
-      ToProtoTime(deadline, hop().mutable_deadline());
-      ToProtoDuration(budget_.at_arrival, hop().mutable_budget_at_arrival());
+  void Begin(const absl::Status& valid, std::vector<const WorkRequest*> panels,
+             FanOutMode mode, int first_backend, Reply& reply) {
+    int64_t steps = 0;
+    for (const WorkRequest* panel : panels) steps += panel->steps();
+    record_.SetStepsRequested(steps);
+    if (!valid.ok()) {
+      return End({absl::InvalidArgumentError(
+                      absl::StrCat("frontend: ", valid.message())),
+                  Outcome::kInvalid, "invalid request"});
     }
+    const absl::Time deadline = DeadlineOf(caller_);
+    record_.SetDeadline(deadline);
+    budget_ = service_.policy_.Plan(deadline, record_.arrived());
     if (budget_.fail_fast) {
       const std::string why = service_.policy_.ExplainFailFast(budget_);
-      End(absl::DeadlineExceededError(
-              absl::StrCat("frontend: ", why, "; backend not called")),
-          Outcome::kRejected, absl::StrCat("fail fast: ", why));
-      return false;
+      return End({absl::DeadlineExceededError(
+                      absl::StrCat("frontend: ", why, "; backend not called")),
+                  Outcome::kRejected, absl::StrCat("fail fast: ", why)});
     }
     if (deadline != absl::InfiniteFuture()) {
       ToProtoDuration(budget_.at_arrival, reply.mutable_budget_at_start());
     }
-    if (service_.options_.propagate) {
-      ToProtoDuration(budget_.forwarded, hop().mutable_forwarded());
+    if (propagates()) {
+      record_.SetForwarded(budget_.forwarded);
       ToProtoDuration(budget_.forwarded, reply.mutable_budget_forwarded());
     }
-    return true;
+    panels_ = std::move(panels);
+
+    FanOutOptions options;
+    options.mode = mode;
+    options.panels = static_cast<int>(panels_.size());
+    options.backends = static_cast<int>(service_.backends_.size());
+    options.first_backend = first_backend;
+    options.hedge_after = service_.options_.hedge_after;
+    options.hedge_until =
+        budget_.forward_deadline - service_.policy_.options().min_budget;
+    FanOut::Backends& backends = *this;
+    fan_out_.emplace(options, backends, service_.clock_,
+                     [this] { Conclude(); });
+    // Every attempt's context exists before the first call starts: an
+    // attempt may be cancelled (a sibling failed) before it starts, and
+    // cancelling a context whose call has not started is safe.
+    attempts_.resize(fan_out_->max_attempts());
+    for (Attempt& attempt : attempts_) attempt.context = NewBackendContext();
+    start_ = service_.clock_.Now();
+    fan_out_->Start();
   }
 
-  // A context for one backend call, carrying the request id.
+  // What the reply needs once every backend call has ended.
+  struct PanelAnswer {
+    const WorkReply* reply;      // What the backend answered, if it did.
+    const grpc::Status* status;  // How the panel's answering call ended.
+    const HopTrace* hop;         // What it did.
+    absl::string_view backend;   // Who served it.
+  };
+  PanelAnswer AnswerOf(int panel) const {
+    const Attempt& attempt = attempts_[fan_out_->answer_of(panel)];
+    return {&attempt.reply, &attempt.status, attempt.hop, attempt.address};
+  }
+  absl::Duration ElapsedOf(int panel) const {
+    return attempts_[fan_out_->answer_of(panel)].ended_at - start_;
+  }
+  // Fills the reply; then the call answers `status`.
+  virtual void FillReply(const absl::Status& status) = 0;
+
+  // "frontend: 300ms at arrival, forwarded 290ms", for status messages.
+  std::string Summary() const {
+    return absl::StrCat(
+        "frontend: ", FormatBudget(budget_.at_arrival), " at arrival, ",
+        propagates()
+            ? absl::StrCat("forwarded ", FormatBudget(budget_.forwarded))
+            : "forwarded no deadline (propagation off)");
+  }
+  bool propagates() const {
+    return service_.options_.propagation != Propagation::kNone;
+  }
+
+  FrontendService& service_;
+  absl::optional<FanOut> fan_out_;
+  Budget budget_;
+
+ private:
+  struct Attempt {
+    std::unique_ptr<grpc::ClientContext> context;
+    WorkReply reply;
+    grpc::Status status;
+    absl::Time sent_at;
+    absl::Time ended_at;
+    std::string address;
+    HopTrace* hop = nullptr;  // In the record's arena.
+  };
+
   std::unique_ptr<grpc::ClientContext> NewBackendContext() {
-    auto context = service_.NewBackendContext(caller_, budget_);
-    context->AddMetadata(kRequestIdKey, trace_.request_id());
+    std::unique_ptr<grpc::ClientContext> context = ChildContext(
+        caller_, budget_.forward_deadline, service_.options_.propagation);
+    context->AddMetadata(kRequestIdKey, record_.request_id());
+    if (!propagates()) service_.Track(*context);
     return context;
   }
 
-  // A finished backend call's hop: what the backend sent back, or, when it
-  // did not answer, what this side saw of the call since it sent it at
-  // `sent_at`.
-  HopTrace BackendHop(const grpc::ClientContext& context,
-                      const grpc::Status& status, absl::string_view target,
-                      int panel, int steps_requested, absl::Time sent_at) {
-    HopTrace backend;
-    absl::optional<deadline::v1::BudgetTrace> answer = TraceFrom(context);
-    if (answer.has_value() && answer->hops_size() > 0) {
-      backend = answer->hops(0);
-    } else {
-      backend = NewHop("backend");
-      ToProtoTime(sent_at, backend.mutable_arrived_at());
-      ToProtoTime(service_.clock_.Now(), backend.mutable_finished_at());
-      if (service_.options_.propagate) {
-        ToProtoTime(budget_.forward_deadline, backend.mutable_deadline());
-      }
-      backend.set_steps_requested(steps_requested);
-      backend.set_code(
-          CodeName(static_cast<absl::StatusCode>(status.error_code())));
-      backend.set_stop(absl::StrCat("no answer: ", status.error_message()));
-      if (status.error_code() == grpc::StatusCode::CANCELLED) {
-        // Cancelled from here (a failed sibling, or the caller going):
-        // the moment this side saw the call end.
-        *backend.mutable_noticed_cancel_at() = backend.finished_at();
-      }
-    }
-    backend.set_address(std::string(target));
-    backend.set_panel(panel);
-    return backend;
+  // FanOut::Backends: the calls themselves, through the async stub.
+  void Start(int id, int panel, int backend) override {
+    Attempt& attempt = attempts_[id];
+    const Backend& target = service_.backends_[backend];
+    attempt.address = target.target;
+    attempt.sent_at = service_.clock_.Now();
+    target.stub->async()->Work(
+        attempt.context.get(), panels_[panel], &attempt.reply,
+        [this, id](grpc::Status status) { Ended(id, std::move(status)); });
+  }
+  void Cancel(int id) override { attempts_[id].context->TryCancel(); }
+
+  // A backend call ended: keep what it did, then tell the FanOut (which may
+  // conclude the whole call, and so end this reactor). Runs on a gRPC
+  // thread; never blocks.
+  void Ended(int id, grpc::Status status) {
+    Attempt& attempt = attempts_[id];
+    attempt.ended_at = service_.clock_.Now();
+    attempt.status = std::move(status);
+    attempt.address = AddressOf(*attempt.context, attempt.address);
+    attempt.hop = HopOf(id, attempt);
+    fan_out_->Done(id, FromGrpcStatus(attempt.status));
   }
 
-  void AddHop(HopTrace hop) { *trace_.add_hops() = std::move(hop); }
-
-  // The moment the caller was seen to go (OnCancel may run after the
-  // backend calls, cancelled by gRPC, have completed).
-  absl::optional<absl::Time> CallerGoneAt() {
-    {
-      absl::MutexLock lock(&mu_);
-      if (caller_gone_at_.has_value()) return caller_gone_at_;
+  // What an attempt did: the backend's own account from its trailers, or,
+  // when it did not answer, what this side saw of it.
+  HopTrace* HopOf(int id, const Attempt& attempt) {
+    google::protobuf::Arena* arena = &record_.arena();
+    deadline::v1::BudgetTrace* answer = TraceFrom(*attempt.context, arena);
+    HopTrace* hop = nullptr;
+    if (answer != nullptr && answer->hops_size() > 0) {
+      hop = answer->mutable_hops(0);
+    } else {
+      hop = google::protobuf::Arena::CreateMessage<HopTrace>(arena);
+      hop->set_hop("backend");
+      ToProtoTime(attempt.sent_at, hop->mutable_arrived_at());
+      ToProtoTime(attempt.ended_at, hop->mutable_finished_at());
+      if (propagates()) {
+        ToProtoTime(budget_.forward_deadline, hop->mutable_deadline());
+      }
+      hop->set_steps_requested(panels_[fan_out_->panel_of(id)]->steps());
+      hop->set_code(
+          CodeName(static_cast<absl::StatusCode>(attempt.status.error_code())));
+      hop->set_stop(
+          absl::StrCat("no answer: ", attempt.status.error_message()));
+      if (attempt.status.error_code() == grpc::StatusCode::CANCELLED) {
+        // Cancelled from here (a failed sibling, a hedge that won, or the
+        // caller going): the moment this side saw the call end.
+        *hop->mutable_noticed_cancel_at() = hop->finished_at();
+      }
     }
+    hop->set_address(attempt.address);
+    hop->set_panel(panels_.size() > 1 ? fan_out_->panel_of(id) : -1);
+    hop->set_hedge(fan_out_->is_hedge(id));
+    return hop;
+  }
+
+  // Every backend call has ended: answer. Runs on the thread of the last
+  // one to end (or on the caller's, with no panels).
+  void Conclude() {
+    const absl::Time now = service_.clock_.Now();
+    bool any_deadline = false;
+    for (int id = 0; id < static_cast<int>(attempts_.size()); ++id) {
+      if (!fan_out_->started(id)) continue;
+      record_.AddCalledHop(attempts_[id].hop);
+      any_deadline |= attempts_[id].status.error_code() ==
+                      grpc::StatusCode::DEADLINE_EXCEEDED;
+    }
+    // The steps the answer carries: each panel's answering call's.
+    int64_t steps = 0;
+    for (int p = 0; p < static_cast<int>(panels_.size()); ++p) {
+      steps += AnswerOf(p).hop->steps_done();
+    }
+    // A backend that answered before its deadline let go early, not late.
+    const absl::Duration stop_latency =
+        any_deadline ? now - budget_.forward_deadline : absl::ZeroDuration();
+    const absl::Status status = fan_out_->status();
+    FillReply(status);
+    if (const absl::optional<absl::Time> gone = CallerGoneAt()) {
+      return EndForGoneCaller(now, *gone, steps);
+    }
+    if (status.ok()) {
+      return End({status, Outcome::kOk, "done", steps, stop_latency});
+    }
+    End({absl::Status(status.code(), FailureMessage()),
+         OutcomeOf(status.code()), FailureStop(status.code()), steps,
+         stop_latency});
+  }
+
+  // Why the call failed, in words.
+  std::string FailureMessage() const {
+    const int failed = fan_out_->failed_panel();
+    const PanelAnswer answer = AnswerOf(failed);
+    if (panels_.size() == 1) {
+      return absl::StrCat(Summary(), "; ", BackendMessage(*answer.status));
+    }
+    return absl::StrCat(Summary(), "; panel ", failed, " of ", panels_.size(),
+                        " (", answer.backend,
+                        ") failed first, its siblings were cancelled: ",
+                        BackendMessage(*answer.status));
+  }
+  std::string FailureStop(absl::StatusCode code) const {
+    if (panels_.size() == 1) {
+      return absl::StrCat("backend failed: ", CodeName(code));
+    }
+    return absl::StrCat("panel ", fan_out_->failed_panel(),
+                        " failed: ", CodeName(code));
+  }
+
+  // The moment the caller was seen to go (OnCancel may come after the
+  // backend calls, cancelled by gRPC, have ended).
+  absl::optional<absl::Time> CallerGoneAt() {
+    const int64_t gone = caller_gone_at_.load(std::memory_order_relaxed);
+    if (gone != kNever) return absl::FromUnixNanos(gone);
     if (caller_.IsCancelled()) return service_.clock_.Now();
     return absl::nullopt;
   }
 
-  // "frontend: 300ms at arrival, forwarded 290ms".
-  std::string Summary() const { return service_.HopSummary(budget_); }
-
   // Ends a call whose caller went away at `gone`: nobody reads the answer,
   // so the call is counted for what the caller saw, whatever the backends
   // answered.
-  void EndForGoneCaller(absl::Time now, absl::Time gone) {
-    const bool expired = now >= caller_deadline_;
-    End(absl::Status(
-            expired ? absl::StatusCode::kDeadlineExceeded
-                    : absl::StatusCode::kCancelled,
-            absl::StrCat(Summary(), service_.options_.propagate
-                                        ? "; the caller went away and the "
-                                          "backend calls were stopped"
-                                        : "; the caller went away, and the "
-                                          "backend worked on for nobody")),
-        expired ? Outcome::kDeadlineExceeded : Outcome::kCancelled,
-        "the caller went away", now - gone);
+  void EndForGoneCaller(absl::Time now, absl::Time gone, int64_t steps) {
+    const bool expired = now >= DeadlineOf(caller_);
+    End({absl::Status(
+             expired ? absl::StatusCode::kDeadlineExceeded
+                     : absl::StatusCode::kCancelled,
+             absl::StrCat(Summary(), propagates()
+                                         ? "; the caller went away and the "
+                                           "backend calls were stopped"
+                                         : "; the caller went away, and the "
+                                           "backend worked on for nobody")),
+         expired ? Outcome::kDeadlineExceeded : Outcome::kCancelled,
+         "the caller went away", steps, now - gone, gone});
   }
 
-  // The way out: completes the trace, sends it, logs, counts and finishes.
-  void End(const absl::Status& status, Outcome outcome, absl::string_view stop,
-           absl::Duration stop_latency = absl::ZeroDuration()) {
-    // A backend that answered before its deadline let go early, not late.
-    stop_latency = std::max(stop_latency, absl::ZeroDuration());
-    int64_t steps = 0;
-    int64_t requested = 0;
-    for (int i = 1; i < trace_.hops_size(); ++i) {
-      steps += trace_.hops(i).steps_done();
-      requested += trace_.hops(i).steps_requested();
-    }
-    HopTrace& frontend = hop();
-    frontend.set_steps_done(static_cast<int32_t>(steps));
-    if (requested > 0) {
-      frontend.set_steps_requested(static_cast<int32_t>(requested));
-    }
-    frontend.set_code(CodeName(status.code()));
-    frontend.set_stop(std::string(stop));
-    ToProtoTime(service_.clock_.Now(), frontend.mutable_finished_at());
-    {
-      absl::MutexLock lock(&mu_);
-      if (caller_gone_at_.has_value()) {
-        ToProtoTime(*caller_gone_at_, frontend.mutable_noticed_cancel_at());
-      }
-    }
-    AttachTrace(caller_, trace_);
-    LogCall(service_.options_.log, method_, trace_, frontend, stop_latency);
-    call_.End(outcome, steps, stop_latency);
+  // The way out: records, sends the trace, and finishes.
+  void End(HopEnding ending) {
+    const absl::Status& status =
+        record_.End(std::move(ending), service_.clock_.Now());
+    AttachTrace(caller_, record_.trace());
     Finish(ToGrpcStatus(status));
   }
 
-  FrontendService& service_;
+  static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+
   grpc::CallbackServerContext& caller_;
-  absl::Time caller_deadline_ = absl::InfiniteFuture();
-  Budget budget_;
-
- private:
-  const std::string method_;
-  CallStats::Call call_;
-  deadline::v1::BudgetTrace trace_;
-
-  absl::Mutex mu_;
-  absl::optional<absl::Time> caller_gone_at_ ABSL_GUARDED_BY(mu_);
+  HopRecord record_;
+  std::vector<const WorkRequest*> panels_;
+  std::vector<Attempt> attempts_;
+  absl::Time start_;
+  std::atomic<int64_t> caller_gone_at_{kNever};
 };
 
-// One Fetch call: one backend call, on the backends in turn.
-class FrontendService::FetchReactor final : public Reactor {
+// One Fetch call: one panel, on the backends in turn.
+class FrontendService::FetchCall final : public Call {
  public:
-  FetchReactor(FrontendService& service, grpc::CallbackServerContext& caller,
-               const FetchRequest& request, FetchReply* reply)
-      : Reactor(service, caller, "Fetch"), reply_(*reply) {
-    Start(request);
+  FetchCall(FrontendService& service, grpc::CallbackServerContext& caller,
+            const FetchRequest& request, FetchReply& reply)
+      : Call(service, caller, "Fetch"), reply_(reply) {
+    const absl::StatusOr<WorkSpec> spec =
+        ParseWorkRequest(request.work(), service.options_.limits, "work.");
+    const uint64_t turn =
+        service.next_backend_.fetch_add(1, std::memory_order_relaxed);
+    Begin(spec.status(), {&request.work()}, FanOutMode::kAllOrNothing,
+          static_cast<int>(turn % service.backends_.size()), reply_);
   }
 
  private:
-  void Start(const FetchRequest& request) {
-    hop().set_steps_requested(request.work().steps());
-    const absl::StatusOr<WorkSpec> spec =
-        ParseWorkRequest(request.work(), service_.options_.limits, "work.");
-    if (!spec.ok()) {
-      End(absl::InvalidArgumentError(
-              absl::StrCat("frontend: ", spec.status().message())),
-          Outcome::kInvalid, "invalid request");
-      return;
-    }
-    if (!PlanBudget(reply_)) return;
-
-    backend_context_ = NewBackendContext();
-    backend_ =
-        &service_
-             .backends_[service_.next_backend_++ % service_.backends_.size()];
-    steps_requested_ = spec->steps;
-    sent_at_ = service_.clock_.Now();
-    backend_->stub->async()->Work(
-        backend_context_.get(), &request.work(), reply_.mutable_backend(),
-        [this](grpc::Status status) { OnBackendDone(status); });
-  }
-
-  // Runs on a gRPC thread; never blocks.
-  void OnBackendDone(const grpc::Status& status) {
-    const absl::Time now = service_.clock_.Now();
-    service_.ReleaseBackendContext(*backend_context_);
-    AddHop(BackendHop(*backend_context_, status, backend_->target, -1,
-                      steps_requested_, sent_at_));
-    if (const auto gone = CallerGoneAt(); gone.has_value()) {
-      EndForGoneCaller(now, *gone);
-      return;
-    }
-    if (status.ok()) {
-      End(absl::OkStatus(), Outcome::kOk, "done");
-      return;
-    }
-    const absl::Duration stop_latency =
-        status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
-            ? now - budget_.forward_deadline
-            : absl::ZeroDuration();
-    const absl::Status backend_status = FromGrpcStatus(status);
-    End(absl::Status(backend_status.code(),
-                     absl::StrCat(Summary(), "; ", BackendMessage(status))),
-        OutcomeOf(backend_status.code()),
-        absl::StrCat("backend failed: ", CodeName(backend_status.code())),
-        stop_latency);
+  void FillReply(const absl::Status&) override {
+    const PanelAnswer answer = AnswerOf(0);
+    if (answer.status->ok()) *reply_.mutable_backend() = *answer.reply;
   }
 
   FetchReply& reply_;
-  const Backend* backend_ = nullptr;
-  std::unique_ptr<grpc::ClientContext> backend_context_;
-  int steps_requested_ = 0;
-  absl::Time sent_at_;
 };
 
-// One FetchAll call: a backend call per panel, all started at once through
-// the async stub, bookkept by a FanOutGroup. Finishes from the last panel's
-// completion callback.
-class FrontendService::FetchAllReactor final : public Reactor {
+// One FetchAll call: a panel per requested one, all at once, panel i on
+// backend i % backends.
+class FrontendService::FetchAllCall final : public Call {
  public:
-  FetchAllReactor(FrontendService& service, grpc::CallbackServerContext& caller,
-                  const FetchAllRequest& request, FetchAllReply* reply)
-      : Reactor(service, caller, "FetchAll"),
-        reply_(*reply),
-        group_(request.panels_size(),
-               request.mode() == deadline::v1::FAN_OUT_MODE_PARTIAL
-                   ? FanOutPolicy::kPartial
-                   : FanOutPolicy::kAllOrNothing) {
-    Start(request);
+  FetchAllCall(FrontendService& service, grpc::CallbackServerContext& caller,
+               const FetchAllRequest& request, FetchAllReply& reply)
+      : Call(service, caller, "FetchAll"), reply_(reply) {
+    std::vector<const WorkRequest*> panels;
+    for (const WorkRequest& panel : request.panels()) panels.push_back(&panel);
+    Begin(Validate(request), std::move(panels),
+          request.mode() == deadline::v1::FAN_OUT_MODE_PARTIAL
+              ? FanOutMode::kPartial
+              : FanOutMode::kAllOrNothing,
+          /*first_backend=*/0, reply_);
   }
 
  private:
   absl::Status Validate(const FetchAllRequest& request) const {
     const int max_panels = service_.options_.max_panels;
     if (request.panels_size() > max_panels) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("frontend: panels must be at most ", max_panels,
-                       ", got ", request.panels_size()));
+      return absl::InvalidArgumentError(absl::StrCat("panels must be at most ",
+                                                     max_panels, ", got ",
+                                                     request.panels_size()));
     }
     if (!deadline::v1::FanOutMode_IsValid(request.mode())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "frontend: mode must be a FanOutMode, got ", request.mode()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("mode must be a FanOutMode, got ", request.mode()));
     }
     for (int i = 0; i < request.panels_size(); ++i) {
       const absl::StatusOr<WorkSpec> spec =
           ParseWorkRequest(request.panels(i), service_.options_.limits,
                            absl::StrCat("panels[", i, "]."));
-      if (!spec.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("frontend: ", spec.status().message()));
-      }
+      if (!spec.ok()) return spec.status();
     }
     return absl::OkStatus();
   }
 
-  void Start(const FetchAllRequest& request) {
-    if (absl::Status valid = Validate(request); !valid.ok()) {
-      End(valid, Outcome::kInvalid, "invalid request");
-      return;
-    }
-    if (!PlanBudget(reply_)) return;
-    const int n = request.panels_size();
-    if (n == 0) {
-      End(absl::OkStatus(), Outcome::kOk, "done: no panels");
-      return;
-    }
-
-    // Everything a completion callback touches exists before the first call
-    // starts: a panel can fail (and cancel its siblings) before the loop
-    // below has started them all; cancelling a call not yet started is safe.
-    contexts_.reserve(n);
+  void FillReply(const absl::Status&) override {
+    const int n = fan_out_ ? fan_out_->options().panels : 0;
     for (int i = 0; i < n; ++i) {
-      contexts_.push_back(NewBackendContext());
+      const PanelAnswer answer = AnswerOf(i);
       deadline::v1::PanelResult& panel = *reply_.add_panels();
       panel.set_index(i);
-      panel.set_backend(Panel(i).target);
-      panel.mutable_reply();
-      if (service_.options_.propagate) {
+      panel.set_backend(std::string(answer.backend));
+      panel.set_code(answer.status->error_code());
+      if (!answer.status->ok()) {
+        panel.set_message(BackendMessage(*answer.status));
+      }
+      *panel.mutable_reply() = *answer.reply;
+      // A failed call has no reply: its steps come with the backend's trace.
+      if (answer.hop->steps_done() > 0) {
+        panel.mutable_reply()->set_steps_done(answer.hop->steps_done());
+      }
+      if (propagates()) {
         ToProtoDuration(budget_.forwarded, panel.mutable_budget_forwarded());
       }
-      statuses_.emplace_back();
-      hops_.emplace_back();
-      steps_requested_.push_back(request.panels(i).steps());
+      ToProtoDuration(ElapsedOf(i), panel.mutable_elapsed());
     }
-    start_ = service_.clock_.Now();
-    for (int i = 0; i < n; ++i) {
-      Panel(i).stub->async()->Work(contexts_[i].get(), &request.panels(i),
-                                   reply_.mutable_panels(i)->mutable_reply(),
-                                   [this, i](grpc::Status status) {
-                                     OnPanelDone(i, std::move(status));
-                                   });
-    }
-  }
-
-  const Backend& Panel(int i) const {
-    return service_.backends_[i % service_.backends_.size()];
-  }
-
-  // Runs on a gRPC thread; never blocks (TryCancel does not wait).
-  void OnPanelDone(int i, grpc::Status status) {
-    const absl::Time now = service_.clock_.Now();
-    service_.ReleaseBackendContext(*contexts_[i]);
-    deadline::v1::PanelResult& panel = *reply_.mutable_panels(i);
-    panel.set_code(status.error_code());
-    if (!status.ok()) panel.set_message(BackendMessage(status));
-    ToProtoDuration(now - start_, panel.mutable_elapsed());
-    hops_[i] = BackendHop(*contexts_[i], status, Panel(i).target, i,
-                          steps_requested_[i], start_);
-    // A failed call has no reply: its steps come with the backend's trace.
-    if (hops_[i].steps_done() > 0) {
-      panel.mutable_reply()->set_steps_done(hops_[i].steps_done());
-    }
-    statuses_[i] = std::move(status);
-
-    if (group_.Record(i, FromGrpcStatus(statuses_[i]))) {
-      for (int j = 0; j < static_cast<int>(contexts_.size()); ++j) {
-        if (j != i) contexts_[j]->TryCancel();
-      }
-    }
-    // The last arrival finishes the call, which deletes this reactor: after
-    // Arrive(), only the last one may touch it.
-    if (group_.Arrive()) Conclude(now);
-  }
-
-  void Conclude(absl::Time now) {
-    bool any_deadline = false;
-    for (int i = 0; i < reply_.panels_size(); ++i) {
-      AddHop(std::move(hops_[i]));
-      any_deadline |=
-          statuses_[i].error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
-    }
-    if (const auto gone = CallerGoneAt(); gone.has_value()) {
-      EndForGoneCaller(now, *gone);
-      return;
-    }
-    const absl::Duration stop_latency =
-        any_deadline ? now - budget_.forward_deadline : absl::ZeroDuration();
-
-    const absl::Status result = group_.status();
-    if (result.ok()) {
-      End(result, Outcome::kOk, "done", stop_latency);
-      return;
-    }
-    const int first = group_.first_failure();
-    End(absl::Status(
-            result.code(),
-            absl::StrCat(Summary(), "; panel ", first, " of ",
-                         reply_.panels_size(), " (", Panel(first).target,
-                         ") failed first, its siblings were "
-                         "cancelled: ",
-                         reply_.panels(first).message())),
-        OutcomeOf(result.code()),
-        absl::StrCat("panel ", first, " failed: ", CodeName(result.code())),
-        stop_latency);
   }
 
   FetchAllReply& reply_;
-  FanOutGroup group_;
-  absl::Time start_;
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
-  std::vector<grpc::Status> statuses_;
-  // Each panel's hop, made when it ends, added to the trace in order.
-  std::vector<HopTrace> hops_;
-  std::vector<int> steps_requested_;
 };
 
 FrontendService::FrontendService(const std::vector<std::string>& backends,
                                  const FrontendOptions& options, Clock& clock)
     : options_(options), clock_(clock), policy_(options.budget, clock) {
+  sink_.log = options.log;
+  sink_.on_call_end = options.on_call_end;
   for (const std::string& target : backends) {
     auto channel = CreateBackendChannel(target);
     // Connect now, so the first caller's budget is not spent on it.
@@ -455,33 +450,22 @@ FrontendService::FrontendService(const std::vector<std::string>& backends,
 grpc::ServerUnaryReactor* FrontendService::Fetch(
     grpc::CallbackServerContext* context, const FetchRequest* request,
     FetchReply* reply) {
-  return new FetchReactor(*this, *context, *request, reply);
+  return new FetchCall(*this, *context, *request, *reply);
 }
 
 grpc::ServerUnaryReactor* FrontendService::FetchAll(
     grpc::CallbackServerContext* context, const FetchAllRequest* request,
     FetchAllReply* reply) {
-  return new FetchAllReactor(*this, *context, *request, reply);
+  return new FetchAllCall(*this, *context, *request, *reply);
 }
 
-std::unique_ptr<grpc::ClientContext> FrontendService::NewBackendContext(
-    grpc::CallbackServerContext& caller, const Budget& budget) {
-  if (options_.propagate) {
-    std::unique_ptr<grpc::ClientContext> context =
-        grpc::ClientContext::FromCallbackServerContext(caller);
-    // The child's deadline is the earlier of the parent's and this one.
-    context->set_deadline(ToGrpcDeadline(budget.forward_deadline));
-    return context;
-  }
-  auto context = std::make_unique<grpc::ClientContext>();
+void FrontendService::Track(grpc::ClientContext& context) {
   absl::MutexLock lock(&mu_);
-  if (shutting_down_) context->TryCancel();
-  unpropagated_.insert(context.get());
-  return context;
+  if (shutting_down_) context.TryCancel();
+  unpropagated_.insert(&context);
 }
 
-void FrontendService::ReleaseBackendContext(grpc::ClientContext& context) {
-  if (options_.propagate) return;
+void FrontendService::Untrack(grpc::ClientContext& context) {
   absl::MutexLock lock(&mu_);
   unpropagated_.erase(&context);
 }
@@ -490,14 +474,6 @@ void FrontendService::BeginShutdown() {
   absl::MutexLock lock(&mu_);
   shutting_down_ = true;
   for (grpc::ClientContext* context : unpropagated_) context->TryCancel();
-}
-
-std::string FrontendService::HopSummary(const Budget& budget) const {
-  return absl::StrCat(
-      "frontend: ", FormatBudget(budget.at_arrival), " at arrival, ",
-      options_.propagate
-          ? absl::StrCat("forwarded ", FormatBudget(budget.forwarded))
-          : "forwarded no deadline (propagation off)");
 }
 
 }  // namespace deadline

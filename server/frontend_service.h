@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -17,6 +18,8 @@
 #include "server/budget.h"
 #include "server/call_log.h"
 #include "server/call_stats.h"
+#include "server/hop_record.h"
+#include "server/propagation.h"
 #include "server/work_request.h"
 
 namespace deadline {
@@ -32,16 +35,20 @@ struct FrontendOptions {
   WorkLimits limits;
   // The most panels one FetchAll may ask for.
   int max_panels = 16;
-  // true: backend calls are children of the incoming call
-  // (ClientContext::FromCallbackServerContext), so they inherit its deadline
-  // (shortened by the reserve) and its cancellation.
-  // false: THE ANTI-PATTERN, kept to show what it costs: a fresh
-  // ClientContext with no deadline and no link to the caller, the C++ twin of
-  // context.Background() in a Go handler. The backend works on after the
+  // What the backend calls inherit from the incoming call. kNone is THE
+  // ANTI-PATTERN, kept to show what it costs: the twin of
+  // context.Background() in a Go handler, so the backend works on after the
   // caller has gone.
-  bool propagate = true;
+  Propagation propagation = Propagation::kDeadlineAndCancellation;
+  // Hedging: a panel whose backend has not answered after this long gets a
+  // second call, on the next backend; the first OK wins and the other is
+  // cancelled. Infinite: off.
+  absl::Duration hedge_after = absl::InfiniteDuration();
   // Which calls get a log line on stderr.
   LogMode log = LogMode::kErrors;
+  // If set, called with each call's trace as it ends: for tests and
+  // benchmarks. Thread-safe and quick.
+  std::function<void(const deadline::v1::BudgetTrace&)> on_call_end;
 };
 
 // deadline.v1.Frontend on the callback API: no thread is held while a call
@@ -51,7 +58,8 @@ struct FrontendOptions {
 // backends in turn) through the async stub with the caller's deadline minus
 // the reserve, and answers when the backend does. FetchAll does the same for
 // every panel at once, panel i on backend i % backends.size(), under one
-// budget; see deadline.v1.FanOutMode.
+// budget; see deadline.v1.FanOutMode. With hedging on, a slow panel also
+// goes to the next backend, and the first OK wins.
 //
 // Both return DEADLINE_EXCEEDED at once, without calling a backend, when too
 // little budget is left (counted as rejected); INVALID_ARGUMENT, without
@@ -79,40 +87,35 @@ class FrontendService final : public deadline::v1::Frontend::CallbackService {
       deadline::v1::FetchAllReply* reply) override;
 
   // Call just before grpc::Server::Shutdown() (after any drain). Backend
-  // calls made with propagate == false are not tied to their caller, so
+  // calls made without propagation are not tied to their caller, so
   // nothing would ever stop them: they are cancelled here, at once, so
   // shutdown cannot wait on them, and later ones start cancelled.
   // Propagated calls are cancelled by Shutdown()'s own deadline.
   void BeginShutdown();
 
-  const CallStats& stats() const { return stats_; }
+  const CallStats& stats() const { return sink_.stats; }
 
  private:
-  class Reactor;
-  class FetchReactor;
-  class FetchAllReactor;
+  class Call;
+  class FetchCall;
+  class FetchAllCall;
 
   struct Backend {
     std::string target;
     std::unique_ptr<deadline::v1::Backend::Stub> stub;
   };
 
-  // The context for one backend call made on behalf of `caller`: a child of
-  // it with the planned deadline, or (propagate == false) a fresh one.
-  // Release it with ReleaseBackendContext() once its call has completed.
-  std::unique_ptr<grpc::ClientContext> NewBackendContext(
-      grpc::CallbackServerContext& caller, const Budget& budget);
-  void ReleaseBackendContext(grpc::ClientContext& context);
-
-  // "frontend: 300ms at arrival, forwarded 290ms", for status messages.
-  std::string HopSummary(const Budget& budget) const;
+  // Keeps unpropagated backend calls findable for BeginShutdown().
+  void Track(grpc::ClientContext& context);
+  void Untrack(grpc::ClientContext& context);
 
   const FrontendOptions options_;
   Clock& clock_;
   const BudgetPolicy policy_;
   std::vector<Backend> backends_;
+  // Fetch calls go to the backends in turn.
   std::atomic<uint64_t> next_backend_{0};
-  CallStats stats_;
+  HopSink sink_;
 
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;

@@ -34,7 +34,15 @@ void HopRecord::SetStepsRequested(int64_t steps) {
 }
 
 void HopRecord::AddCalledHop(deadline::v1::HopTrace hop) {
-  *trace_.add_hops() = std::move(hop);
+  trace_.add_hops()->Swap(&hop);  // Copies: the hop is not in the arena.
+}
+
+void HopRecord::AddCalledHop(deadline::v1::HopTrace* hop) {
+  if (hop->GetArena() == &arena_) {
+    trace_.mutable_hops()->UnsafeArenaAddAllocated(hop);
+  } else {
+    *trace_.add_hops() = *hop;
+  }
 }
 
 const absl::Status& HopRecord::End(HopEnding ending, absl::Time now) {

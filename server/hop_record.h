@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "google/protobuf/arena.h"
 #include "proto/deadline.pb.h"
 #include "server/call_log.h"
 #include "server/call_stats.h"
@@ -49,9 +50,12 @@ struct HopEnding {
 // sink must outlive it.
 class HopRecord {
  public:
-  // Counts the call as started (and in flight) at `arrived`.
+  // Counts the call as started (and in flight) at `arrived`. `method` must
+  // outlive the record (a literal).
   HopRecord(HopSink& sink, absl::string_view hop, absl::string_view method,
             std::string request_id, absl::Time arrived);
+  HopRecord(const HopRecord&) = delete;
+  HopRecord& operator=(const HopRecord&) = delete;
 
   // The call's deadline at this hop (InfiniteFuture() for none): sets the
   // deadline and the budget at arrival.
@@ -61,6 +65,8 @@ class HopRecord {
   void SetStepsRequested(int64_t steps);
   // Appends the hop of a call this one made (in call order).
   void AddCalledHop(deadline::v1::HopTrace hop);
+  // The same for a hop made in arena(), which the record takes over.
+  void AddCalledHop(deadline::v1::HopTrace* hop);
 
   // Ends the record at `now`: completes this hop's entry, counts and logs
   // the call, and runs the sink's hook. Only the first End() counts; it
@@ -72,6 +78,8 @@ class HopRecord {
   const deadline::v1::BudgetTrace& trace() const { return trace_; }
   const deadline::v1::HopTrace& hop() const { return trace_.hops(0); }
   const std::string& request_id() const { return trace_.request_id(); }
+  // Where messages that live as long as this record can be made cheaply.
+  google::protobuf::Arena& arena() { return arena_; }
   absl::Time arrived() const { return arrived_; }
   // InfiniteDuration() when the call has no deadline.
   absl::Duration budget_at_arrival() const { return budget_at_arrival_; }
@@ -81,10 +89,16 @@ class HopRecord {
 
   HopSink& sink_;
   CallStats::Call call_;
-  const std::string method_;
+  const absl::string_view method_;
   const absl::Time arrived_;
   absl::Duration budget_at_arrival_ = absl::InfiniteDuration();
-  deadline::v1::BudgetTrace trace_;
+  // The trace is made in an arena whose first block is part of this
+  // record: on the hot path a call's trace costs no heap allocation.
+  alignas(8) char arena_block_[1024];
+  google::protobuf::Arena arena_{arena_block_, sizeof(arena_block_)};
+  deadline::v1::BudgetTrace& trace_ =
+      *google::protobuf::Arena::CreateMessage<deadline::v1::BudgetTrace>(
+          &arena_);
   HopEnding ending_;
   bool ended_ = false;
 };

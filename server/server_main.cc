@@ -7,6 +7,7 @@
 #include "absl/debugging/symbolize.h"
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/flags.h"
 #include "common/signals.h"
 #include "server/server_runner.h"
@@ -24,10 +25,19 @@ namespace deadline {
 
 void InitServerMain(int argc, char** argv, absl::string_view usage,
                     absl::string_view main_file) {
+  TuneForServing();
   absl::InitializeSymbolizer(argv[0]);
   absl::InstallFailureSignalHandler({});
   BlockTerminationSignals();
   ParseFlagsOrExit(argc, argv, usage, {main_file, __FILE__});
+}
+
+void TuneForServing() {
+  // Debian's Abseil is built with Mutex deadlock detection on: every lock
+  // of every absl::Mutex (gRPC's own included) updates a graph of lock
+  // order, a few per cent of a server's CPU (see bench/). It is a debugging
+  // aid; servers turn it off, tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 ServingFlags ServingFlagsOrExit() {

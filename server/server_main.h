@@ -21,6 +21,10 @@ namespace deadline {
 void InitServerMain(int argc, char** argv, absl::string_view usage,
                     absl::string_view main_file);
 
+// Process settings for serving, made by InitServerMain(); for servers with
+// a main() of their own (benchmarks).
+void TuneForServing();
+
 // The shared flags, checked (exits 2 on a bad value).
 struct ServingFlags {
   LogMode log = LogMode::kErrors;

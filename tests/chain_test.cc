@@ -204,7 +204,7 @@ TEST_P(ChainTest, LongDeadlinesAreClamped) {
 TEST_P(ChainTest, WithPropagationOffTheBackendWorksOnAfterTheClientGaveUp) {
   TestBackend backend(GetParam());
   FrontendOptions off;
-  off.propagate = false;
+  off.propagation = Propagation::kNone;
   TestFrontend frontend(backend.address(), off);
   // 20 x 25 ms = 500 ms of work; the client gives up after 100 ms.
   const FetchOutcome outcome = Fetch(frontend, Work(20, absl::Milliseconds(25)),
@@ -335,7 +335,7 @@ TEST_P(ChainTest, BackendShutdownCancelsWorkInFlightAndReturnsPromptly) {
 TEST_P(ChainTest, FrontendShutdownDoesNotWaitForUnpropagatedWork) {
   TestBackend backend(GetParam());
   FrontendOptions off;
-  off.propagate = false;
+  off.propagation = Propagation::kNone;
   auto frontend = std::make_unique<TestFrontend>(backend.address(), off);
   FetchRequest request;
   *request.mutable_work() = Work(100, absl::Milliseconds(100));  // 10 s
