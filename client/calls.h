@@ -70,6 +70,8 @@ class UnaryCall {
     outcome_.request_id =
         request_id.empty() ? NewRequestId() : std::string(request_id);
     context_.AddMetadata(kRequestIdKey, outcome_.request_id);
+    // This client shows every call's story, OK or not.
+    WantTrace(context_);
   }
 
   // Starts the call; subclasses call it once, from their constructor.

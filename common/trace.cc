@@ -1,10 +1,9 @@
 #include "common/trace.h"
 
+#include <cstdint>
 #include <random>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 
 namespace deadline {
 namespace {
@@ -30,8 +29,20 @@ bool ParseTrailer(const grpc::ClientContext& context,
 
 }  // namespace
 
+bool TraceWanted(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find(kTraceRequestKey);
+  return it != metadata.end() && it->second == kTraceRequestAlways;
+}
+
+void WantTrace(grpc::ClientContext& context) {
+  context.AddMetadata(kTraceRequestKey, kTraceRequestAlways);
+}
+
 void AttachTrace(grpc::ServerContextBase& context,
-                 const deadline::v1::BudgetTrace& trace) {
+                 const deadline::v1::BudgetTrace& trace,
+                 const absl::Status& status) {
+  if (status.ok() && !TraceWanted(context)) return;
   context.AddTrailingMetadata(kTraceKey, trace.SerializeAsString());
 }
 
@@ -60,11 +71,13 @@ std::string RequestIdOf(const grpc::ServerContextBase& context) {
 }
 
 std::string NewRequestId() {
-  static absl::Mutex mu(absl::kConstInit);
-  static std::mt19937_64* engine ABSL_GUARDED_BY(mu) =
-      new std::mt19937_64(std::random_device{}());
-  absl::MutexLock lock(&mu);
-  return absl::StrFormat("%016x", (*engine)());
+  // One generator per thread: no lock on the hot path.
+  thread_local std::mt19937_64 engine(std::random_device{}());
+  uint64_t bits = engine();
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, bits >>= 4)
+    id[i] = "0123456789abcdef"[bits & 15];
+  return id;
 }
 
 deadline::v1::HopTrace NewHop(absl::string_view hop) {

@@ -66,41 +66,38 @@ BackendCall::BackendCall(BackendCore& core, absl::string_view method,
 
 const absl::Status& BackendCall::End(const WorkResult& result, bool shed) {
   steps_done_ = result.steps_done;
-  const std::string progress =
-      absl::StrCat("backend: ", FormatBudget(record_.budget_at_arrival()),
-                   " at arrival, stopped after ", result.steps_done, "/",
-                   spec_.steps, " steps");
-  const absl::string_view waiting = shed ? " while waiting for a worker" : "";
   HopEnding ending;
   ending.steps_done = result.steps_done;
   ending.stop_latency = result.stop_latency;
   ending.shed = shed;
-  switch (result.reason) {
-    case StopReason::kCompleted:
-      ending.status = absl::OkStatus();
-      ending.outcome = Outcome::kOk;
-      ending.stop = "done";
-      break;
-    case StopReason::kDeadline:
-      ending.status = absl::DeadlineExceededError(
-          absl::StrCat(progress, " at its deadline", waiting));
-      ending.outcome = Outcome::kDeadlineExceeded;
-      ending.stop = absl::StrCat("at its deadline", waiting);
-      break;
-    case StopReason::kCancelled:
-    case StopReason::kAborted: {
-      const bool shutdown = absl::ToUnixNanos(result.finished) >=
-                            core_.shutdown_cancels_at_.load();
-      const absl::string_view who =
-          shutdown ? "the server shut down" : "the caller cancelled";
-      ending.status =
-          absl::CancelledError(absl::StrCat(progress, ": ", who, waiting));
-      ending.outcome = Outcome::kCancelled;
-      ending.stop = absl::StrCat(who, waiting);
-      ending.noticed_cancel_at = result.finished;
-      break;
-    }
+  if (result.reason == StopReason::kCompleted) {
+    ending.status = absl::OkStatus();
+    ending.outcome = Outcome::kOk;
+    ending.stop = "done";
+    return Finish(std::move(ending));
   }
+  const absl::string_view waiting = shed ? " while waiting for a worker" : "";
+  if (result.reason == StopReason::kDeadline) {
+    ending.outcome = Outcome::kDeadlineExceeded;
+    ending.stop = absl::StrCat("at its deadline", waiting);
+  } else {
+    // Cancelled, or a stream whose write failed: the call is over.
+    const bool shutdown =
+        absl::ToUnixNanos(result.finished) >= core_.shutdown_cancels_at_.load();
+    ending.outcome = Outcome::kCancelled;
+    ending.stop = absl::StrCat(
+        shutdown ? "the server shut down" : "the caller cancelled", waiting);
+    ending.noticed_cancel_at = result.finished;
+  }
+  ending.status = absl::Status(
+      ending.outcome == Outcome::kDeadlineExceeded
+          ? absl::StatusCode::kDeadlineExceeded
+          : absl::StatusCode::kCancelled,
+      absl::StrCat("backend: ", FormatBudget(record_.budget_at_arrival()),
+                   " at arrival, stopped after ", result.steps_done, "/",
+                   spec_.steps, " steps",
+                   result.reason == StopReason::kDeadline ? " " : ": ",
+                   ending.stop));
   return Finish(std::move(ending));
 }
 

@@ -232,7 +232,7 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
  private:
   // The trace goes back in trailing metadata, whatever the outcome.
   void Answer(const absl::Status& status) {
-    AttachTrace(context_, call_.trace());
+    AttachTrace(context_, call_.trace(), status);
     this->Finish(ToGrpcStatus(status));
   }
 

@@ -1,9 +1,8 @@
 #ifndef DEADLINE_SERVER_FAN_OUT_H_
 #define DEADLINE_SERVER_FAN_OUT_H_
 
-#include <vector>
-
 #include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -103,8 +102,8 @@ class FanOut {
   };
   // What to do once the lock is released.
   struct Actions {
-    std::vector<int> start;
-    std::vector<int> cancel;
+    absl::InlinedVector<int, 2> start;
+    absl::InlinedVector<int, 2> cancel;
     bool held = false;      // It holds the fan-out open while it runs.
     bool finished = false;  // on_done is due.
   };
@@ -130,7 +129,7 @@ class FanOut {
   absl::AnyInvocable<void()> on_done_;
 
   mutable absl::Mutex mu_;
-  std::vector<Panel> panels_ ABSL_GUARDED_BY(mu_);
+  absl::InlinedVector<Panel, 1> panels_ ABSL_GUARDED_BY(mu_);
   // Attempts in flight, hedge timers armed, and threads running actions.
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
   int failed_panel_ ABSL_GUARDED_BY(mu_) = -1;

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/optional.h"
@@ -84,19 +85,22 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
   }
 
  protected:
+  using Panels = absl::InlinedVector<const WorkRequest*, 1>;
+
   Call(FrontendService& service, grpc::CallbackServerContext& caller,
        absl::string_view method)
       : service_(service),
         caller_(caller),
         record_(service.sink_, "frontend", method, RequestIdOf(caller),
-                service.clock_.Now()) {}
+                service.clock_.Now()),
+        trace_wanted_(TraceWanted(caller)) {}
 
   // Starts the call's panels, or answers at once: `valid` is the request's
   // check (INVALID_ARGUMENT answers it), then the budget may fail fast.
   // Fills the budget fields of `reply`.
   template <typename Reply>
-  void Begin(const absl::Status& valid, std::vector<const WorkRequest*> panels,
-             FanOutMode mode, int first_backend, Reply& reply) {
+  void Begin(const absl::Status& valid, Panels panels, FanOutMode mode,
+             int first_backend, Reply& reply) {
     int64_t steps = 0;
     for (const WorkRequest* panel : panels) steps += panel->steps();
     record_.SetStepsRequested(steps);
@@ -147,7 +151,7 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
   struct PanelAnswer {
     const WorkReply* reply;      // What the backend answered, if it did.
     const grpc::Status* status;  // How the panel's answering call ended.
-    const HopTrace* hop;         // What it did.
+    const HopTrace* hop;         // What it did (null: an OK Fetch untraced).
     absl::string_view backend;   // Who served it.
   };
   PanelAnswer AnswerOf(int panel) const {
@@ -184,13 +188,14 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
     absl::Time sent_at;
     absl::Time ended_at;
     std::string address;
-    HopTrace* hop = nullptr;  // In the record's arena.
+    HopTrace* hop = nullptr;  // In the record's arena; null when not needed.
   };
 
   std::unique_ptr<grpc::ClientContext> NewBackendContext() {
     std::unique_ptr<grpc::ClientContext> context = ChildContext(
         caller_, budget_.forward_deadline, service_.options_.propagation);
     context->AddMetadata(kRequestIdKey, record_.request_id());
+    if (trace_wanted_) WantTrace(*context);
     if (!propagates()) service_.Track(*context);
     return context;
   }
@@ -214,8 +219,12 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
     Attempt& attempt = attempts_[id];
     attempt.ended_at = service_.clock_.Now();
     attempt.status = std::move(status);
-    attempt.address = AddressOf(*attempt.context, attempt.address);
-    attempt.hop = HopOf(id, attempt);
+    // An OK Fetch whose caller wants no trace needs no more than the reply:
+    // the hot path skips the trailers.
+    if (!attempt.status.ok() || trace_wanted_ || panels_.size() > 1) {
+      attempt.address = AddressOf(*attempt.context, attempt.address);
+      attempt.hop = HopOf(id, attempt);
+    }
     fan_out_->Done(id, FromGrpcStatus(attempt.status));
   }
 
@@ -227,6 +236,14 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
     HopTrace* hop = nullptr;
     if (answer != nullptr && answer->hops_size() > 0) {
       hop = answer->mutable_hops(0);
+    } else if (attempt.status.ok()) {
+      // An OK answer carries no trace unless asked: what it said will do.
+      hop = google::protobuf::Arena::CreateMessage<HopTrace>(arena);
+      hop->set_hop("backend");
+      hop->set_steps_requested(panels_[fan_out_->panel_of(id)]->steps());
+      hop->set_steps_done(attempt.reply.steps_done());
+      hop->set_code(CodeName(absl::StatusCode::kOk));
+      hop->set_stop("done");
     } else {
       hop = google::protobuf::Arena::CreateMessage<HopTrace>(arena);
       hop->set_hop("backend");
@@ -259,14 +276,17 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
     bool any_deadline = false;
     for (int id = 0; id < static_cast<int>(attempts_.size()); ++id) {
       if (!fan_out_->started(id)) continue;
-      record_.AddCalledHop(attempts_[id].hop);
+      if (attempts_[id].hop != nullptr) record_.AddCalledHop(attempts_[id].hop);
       any_deadline |= attempts_[id].status.error_code() ==
                       grpc::StatusCode::DEADLINE_EXCEEDED;
     }
-    // The steps the answer carries: each panel's answering call's.
+    // The steps the answer carries: each panel's answering call's (a
+    // failed call has no reply: its steps come with its trace).
     int64_t steps = 0;
     for (int p = 0; p < static_cast<int>(panels_.size()); ++p) {
-      steps += AnswerOf(p).hop->steps_done();
+      const PanelAnswer answer = AnswerOf(p);
+      steps += answer.hop != nullptr ? answer.hop->steps_done()
+                                     : answer.reply->steps_done();
     }
     // A backend that answered before its deadline let go early, not late.
     const absl::Duration stop_latency =
@@ -334,7 +354,7 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
   void End(HopEnding ending) {
     const absl::Status& status =
         record_.End(std::move(ending), service_.clock_.Now());
-    AttachTrace(caller_, record_.trace());
+    AttachTrace(caller_, record_.trace(), status);
     Finish(ToGrpcStatus(status));
   }
 
@@ -342,10 +362,13 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
 
   grpc::CallbackServerContext& caller_;
   HopRecord record_;
-  std::vector<const WorkRequest*> panels_;
-  std::vector<Attempt> attempts_;
+  Panels panels_;
+  absl::InlinedVector<Attempt, 1> attempts_;
   absl::Time start_;
   std::atomic<int64_t> caller_gone_at_{kNever};
+  // The caller wants the trace of an OK answer too: so do we, of the
+  // backends'.
+  const bool trace_wanted_;
 };
 
 // One Fetch call: one panel, on the backends in turn.
@@ -378,7 +401,7 @@ class FrontendService::FetchAllCall final : public Call {
   FetchAllCall(FrontendService& service, grpc::CallbackServerContext& caller,
                const FetchAllRequest& request, FetchAllReply& reply)
       : Call(service, caller, "FetchAll"), reply_(reply) {
-    std::vector<const WorkRequest*> panels;
+    Panels panels;
     for (const WorkRequest& panel : request.panels()) panels.push_back(&panel);
     Begin(Validate(request), std::move(panels),
           request.mode() == deadline::v1::FAN_OUT_MODE_PARTIAL

@@ -73,7 +73,7 @@ grpc::Status SyncBackendService::Run(absl::string_view method,
     call.End(result);
   }
   if (reply != nullptr) call.FillReply(*reply);
-  AttachTrace(context, call.trace());
+  AttachTrace(context, call.trace(), call.status());
   return ToGrpcStatus(call.status());
 }
 

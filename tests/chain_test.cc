@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "client/calls.h"
 #include "common/time_util.h"
+#include "common/trace.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -92,10 +93,15 @@ TEST_P(ChainTest, OkReportsTheBudgetEachHopSaw) {
 
 TEST_P(ChainTest, DeadlineExceededEndToEndStopsTheBackendLoop) {
   TestBackend backend(GetParam());
-  TestFrontend frontend(backend.address());
-  // 100 x 10 ms = 1 s of work under a 200 ms deadline.
+  // A reserve roomy enough for a busy machine: the frontend's explanation
+  // must beat the client's own timer.
+  TestFrontend frontend(
+      backend.address(),
+      WithBudget(absl::Milliseconds(60), absl::Milliseconds(5),
+                 absl::Seconds(5), absl::Seconds(60)));
+  // 100 x 10 ms = 1 s of work under a 300 ms deadline.
   const FetchOutcome outcome = Fetch(
-      frontend, Work(100, absl::Milliseconds(10)), absl::Milliseconds(200));
+      frontend, Work(100, absl::Milliseconds(10)), absl::Milliseconds(300));
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_THAT(outcome.status.error_message(),
               AllOf(HasSubstr("frontend: "), HasSubstr("at arrival"),
@@ -454,6 +460,42 @@ TEST_P(ChainTraceTest, ACancelledCallBringsNothingBackButTheBackendStops) {
   EXPECT_EQ(outcome.request_id, "cancel-1");
   ASSERT_TRUE(backend.WaitForEnded(1));
   EXPECT_EQ(backend.stats().cancelled, 1);
+}
+
+TEST_P(ChainTraceTest, AnOkAnswerCarriesTheTraceOnlyWhenAsked) {
+  TestBackend backend(GetParam());
+  TestFrontend frontend(backend.address());
+  FetchRequest request;
+  *request.mutable_work() = Work(2, absl::Milliseconds(1));
+  for (bool ask : {false, true}) {
+    grpc::ClientContext context;
+    context.set_deadline(ToGrpcDeadline(absl::Now() + absl::Seconds(5)));
+    if (ask) WantTrace(context);
+    FetchReply reply;
+    ASSERT_TRUE(frontend.stub().Fetch(&context, request, &reply).ok());
+    const absl::optional<deadline::v1::BudgetTrace> trace = TraceFrom(context);
+    EXPECT_EQ(trace.has_value(), ask);
+    if (ask) {
+      ASSERT_EQ(trace->hops_size(), 2);
+      EXPECT_EQ(trace->hops(1).steps_done(), 2);  // The backend was asked too.
+      EXPECT_TRUE(trace->hops(1).has_budget_at_arrival());
+    }
+    EXPECT_EQ(reply.backend().steps_done(), 2);
+  }
+}
+
+TEST_P(ChainTraceTest, AFailedCallAlwaysCarriesItsTrace) {
+  TestBackend backend(GetParam());
+  TestFrontend frontend(backend.address());
+  grpc::ClientContext context;  // It does not ask.
+  FetchRequest request;
+  *request.mutable_work() = Work(-1, absl::Milliseconds(1));
+  FetchReply reply;
+  EXPECT_EQ(frontend.stub().Fetch(&context, request, &reply).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  const absl::optional<deadline::v1::BudgetTrace> trace = TraceFrom(context);
+  ASSERT_TRUE(trace.has_value());
+  EXPECT_EQ(trace->hops(0).stop(), "invalid request");
 }
 
 TEST_P(ChainTraceTest, AnInsaneRequestIdIsReplaced) {
