@@ -19,6 +19,7 @@
 #include "common/flags.h"
 #include "common/signals.h"
 #include "common/time_util.h"
+#include "common/transport.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
@@ -50,6 +51,11 @@ ABSL_FLAG(std::string, request_id, "",
           "the x-request-id to send (default: a new random one)");
 ABSL_FLAG(std::string, timeline_svg, "",
           "also draw the call's per-hop timeline into this SVG file");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA: call over TLS, verifying the server's certificate by it");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate for mutual TLS (with --tls_key, --tls_ca)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(bool, stats, false,
           "instead of a call, print the Stats counters of the server at "
           "--target (frontend or backend)");
@@ -210,8 +216,17 @@ int PrintStats(const std::shared_ptr<grpc::Channel>& channel) {
 }
 
 int Run() {
-  const std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
-      absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
+  const absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      deadline::ChannelCredentialsFor({absl::GetFlag(FLAGS_tls_cert),
+                                       absl::GetFlag(FLAGS_tls_key),
+                                       absl::GetFlag(FLAGS_tls_ca)});
+  if (!credentials.ok()) ExitWithUsageError(credentials.status().message());
+  grpc::ChannelArguments args;
+  // A long call to a server whose host vanishes ends within about 30 s
+  // (and at its deadline, if sooner).
+  deadline::SetKeepalive(deadline::Keepalive(), args);
+  const std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      absl::GetFlag(FLAGS_target), *credentials, args);
   if (absl::GetFlag(FLAGS_stats)) return PrintStats(channel);
 
   const absl::Time now = absl::Now();

@@ -2,12 +2,17 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
+#include <limits>
 #include <map>
+#include <utility>
 #include <string>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
@@ -75,6 +80,47 @@ std::string ApplyFlag(absl::string_view arg) {
 }
 
 }  // namespace
+
+bool AbslParseFlag(absl::string_view text, ByteSize* size,
+                   std::string* error) {
+  int64_t unit = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K':
+        unit = int64_t{1} << 10;
+        break;
+      case 'M':
+        unit = int64_t{1} << 20;
+        break;
+      case 'G':
+        unit = int64_t{1} << 30;
+        break;
+    }
+    if (unit != 1) text.remove_suffix(1);
+  }
+  int64_t count = 0;
+  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(),
+                                                   absl::ascii_isdigit);
+  if (!digits || !absl::SimpleAtoi(text, &count) ||
+      count > std::numeric_limits<int64_t>::max() / unit) {
+    *error = "expected a size such as 0, 4096, 64K, 512M or 2G";
+    return false;
+  }
+  size->bytes = count * unit;
+  return true;
+}
+
+std::string AbslUnparseFlag(const ByteSize& size) {
+  for (const auto& [suffix, shift] : {std::pair<const char*, int>{"G", 30},
+                                      {"M", 20},
+                                      {"K", 10}}) {
+    const int64_t unit = int64_t{1} << shift;
+    if (size.bytes != 0 && size.bytes % unit == 0) {
+      return absl::StrCat(size.bytes / unit, suffix);
+    }
+  }
+  return absl::StrCat(size.bytes);
+}
 
 void ParseFlagsOrExit(int argc, char** argv, absl::string_view usage,
                       std::initializer_list<absl::string_view> flag_files) {

@@ -1,11 +1,21 @@
 #ifndef DEADLINE_COMMON_FLAGS_H_
 #define DEADLINE_COMMON_FLAGS_H_
 
+#include <cstdint>
 #include <initializer_list>
+#include <string>
 
 #include "absl/strings/string_view.h"
 
 namespace deadline {
+
+// A flag's size in bytes, written as a number with an optional binary
+// suffix: "0", "4096", "64K", "512M", "2G" (K = 1024).
+struct ByteSize {
+  int64_t bytes = 0;
+};
+bool AbslParseFlag(absl::string_view text, ByteSize* size, std::string* error);
+std::string AbslUnparseFlag(const ByteSize& size);
 
 // Parses argv as Abseil flags (`--name=value`, `--bool_flag`, `--nobool_flag`;
 // durations read as "300ms", "2s"). Unlike absl::ParseCommandLine, a bad flag

@@ -45,9 +45,7 @@ int main(int argc, char** argv) {
                            "backend: serves deadline.v1.Backend and Stats.\n"
                            "Usage: backend [--listen=HOST:PORT] [flags]",
                            __FILE__);
-  const deadline::ServingFlags serving = deadline::ServingFlagsOrExit();
   deadline::BackendOptions options;
-  options.log = serving.log;
   options.check_interval = absl::GetFlag(FLAGS_check_interval);
   options.budget.reserve = absl::GetFlag(FLAGS_reserve);
   options.budget.min_budget = absl::GetFlag(FLAGS_min_budget);
@@ -62,13 +60,15 @@ int main(int argc, char** argv) {
       !valid.ok()) {
     deadline::ExitWithUsageError(valid.message());
   }
+  const deadline::ServingFlags serving = deadline::ServingFlagsOrExit(
+      absl::GetFlag(FLAGS_listen), options.budget.max_deadline);
+  options.log = serving.log;
   const std::string api = absl::GetFlag(FLAGS_api);
-  const std::string listen = absl::GetFlag(FLAGS_listen);
   if (api == "callback") {
     deadline::BackendService backend(options);
     deadline::StatsService stats([&backend] { return backend.stats(); });
     return deadline::ServeUntilSignalled(
-        "backend", listen, {&backend, &stats}, serving,
+        "backend", serving, {&backend, &stats},
         absl::StrCat(" (callback API, ", options.workers, " workers)"),
         [&] { backend.BeginShutdown(absl::Now() + serving.grace); });
   }
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     deadline::SyncBackendService backend(options);
     deadline::StatsService stats([&backend] { return backend.stats(); });
     return deadline::ServeUntilSignalled(
-        "backend", listen, {&backend, &stats}, serving, " (sync API)",
+        "backend", serving, {&backend, &stats}, " (sync API)",
         [&] { backend.BeginShutdown(absl::Now() + serving.grace); });
   }
   deadline::ExitWithUsageError("--api must be callback or sync");

@@ -1,4 +1,4 @@
-// The frontend: forwards its caller's remaining budget to the backend.
+// The frontend: forwards its caller's remaining budget to the backends.
 #include <string>
 #include <vector>
 
@@ -8,6 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
+#include "common/transport.h"
+#include "server/backend_channels.h"
 #include "server/frontend_service.h"
 #include "server/server_main.h"
 #include "server/stats_service.h"
@@ -15,8 +17,11 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve on; port 0 picks a free port");
 ABSL_FLAG(std::vector<std::string>, backend, {"127.0.0.1:50052"},
-          "the backends' host:port, comma-separated; calls and panels are "
-          "spread over them");
+          "the backends, comma-separated; Fetch calls go to them in turn, "
+          "FetchAll panel i to backend i mod N. An entry is host:port, "
+          "replicas joined by '+' (host:port+host:port), or a gRPC target "
+          "such as dns:///name:port; replicas are balanced round robin over "
+          "the healthy ones");
 ABSL_FLAG(absl::Duration, reserve, absl::Milliseconds(10),
           "margin kept back from the caller's budget: the backend call's "
           "deadline is the caller's minus this");
@@ -31,15 +36,30 @@ ABSL_FLAG(std::string, propagation, "on",
           "on: the backend call inherits the caller's deadline and "
           "cancellation; off: THE ANTI-PATTERN, a fresh context that drops "
           "both");
+ABSL_FLAG(absl::Duration, hedge_after, absl::InfiniteDuration(),
+          "hedging: a backend call not answered after this long gets a "
+          "second one on the next backend; the first OK wins, the other is "
+          "cancelled (inf: off)");
+ABSL_FLAG(int, retries, 1,
+          "attempts per backend call by gRPC's retry policy, UNAVAILABLE "
+          "only, within the one deadline: 1 (off) to 5");
+ABSL_FLAG(absl::Duration, retry_backoff, absl::Milliseconds(10),
+          "the first retry waits up to this long (randomized, doubling)");
+ABSL_FLAG(absl::Duration, retry_max_backoff, absl::Milliseconds(100),
+          "retries wait at most this long");
+ABSL_FLAG(absl::Duration, backend_connect_timeout, absl::Seconds(1),
+          "a connection attempt to a backend gives up after this long");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA: reach the backends over TLS, verified by it (with "
+          "--tls_cert/--tls_key as the client certificate, if given)");
+
 int main(int argc, char** argv) {
   deadline::InitServerMain(
       argc, argv,
       "frontend: serves deadline.v1.Frontend and Stats, calling backends.\n"
       "Usage: frontend [--listen=HOST:PORT] [--backend=HOST:PORT,...] [flags]",
       __FILE__);
-  const deadline::ServingFlags serving = deadline::ServingFlagsOrExit();
   deadline::FrontendOptions options;
-  options.log = serving.log;
   options.budget.reserve = absl::GetFlag(FLAGS_reserve);
   options.budget.min_budget = absl::GetFlag(FLAGS_min_budget);
   options.budget.default_deadline = absl::GetFlag(FLAGS_default_deadline);
@@ -48,6 +68,9 @@ int main(int argc, char** argv) {
       !status.ok()) {
     deadline::ExitWithUsageError(status.message());
   }
+  const deadline::ServingFlags serving = deadline::ServingFlagsOrExit(
+      absl::GetFlag(FLAGS_listen), options.budget.max_deadline);
+  options.log = serving.log;
   const std::string propagation = absl::GetFlag(FLAGS_propagation);
   if (propagation != "on" && propagation != "off") {
     deadline::ExitWithUsageError("--propagation must be on or off");
@@ -55,14 +78,41 @@ int main(int argc, char** argv) {
   options.propagation = propagation == "on"
                             ? deadline::Propagation::kDeadlineAndCancellation
                             : deadline::Propagation::kNone;
-  const std::vector<std::string> backends = absl::GetFlag(FLAGS_backend);
-  if (backends.empty()) deadline::ExitWithUsageError("--backend is empty");
+  options.hedge_after = absl::GetFlag(FLAGS_hedge_after);
+  if (options.hedge_after <= absl::ZeroDuration()) {
+    deadline::ExitWithUsageError("--hedge_after must be above 0 (inf: off)");
+  }
 
-  deadline::FrontendService frontend(backends, options);
+  deadline::BackendChannelOptions& channels = options.channels;
+  channels.max_attempts = absl::GetFlag(FLAGS_retries);
+  channels.initial_backoff = absl::GetFlag(FLAGS_retry_backoff);
+  channels.max_backoff = absl::GetFlag(FLAGS_retry_max_backoff);
+  channels.connect_timeout = absl::GetFlag(FLAGS_backend_connect_timeout);
+  channels.keepalive = serving.serving.keepalive;
+  if (!absl::GetFlag(FLAGS_tls_ca).empty()) {
+    channels.tls = {serving.serving.tls.cert, serving.serving.tls.key,
+                    absl::GetFlag(FLAGS_tls_ca)};
+  }
+  if (const absl::Status valid = ValidateBackendChannelOptions(channels);
+      !valid.ok()) {
+    deadline::ExitWithUsageError(valid.message());
+  }
+  const absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      deadline::ChannelCredentialsFor(channels.tls);
+  if (!credentials.ok()) {
+    deadline::ExitWithUsageError(credentials.status().message());
+  }
+  options.backend_credentials = *credentials;
+  const absl::StatusOr<std::vector<deadline::BackendTarget>> backends =
+      deadline::ParseBackends(absl::GetFlag(FLAGS_backend));
+  if (!backends.ok()) deadline::ExitWithUsageError(backends.status().message());
+
+  deadline::FrontendService frontend(*backends, options);
   deadline::StatsService stats(frontend.stats());
   return deadline::ServeUntilSignalled(
-      "frontend", absl::GetFlag(FLAGS_listen), {&frontend, &stats}, serving,
-      absl::StrCat(" (backends ", absl::StrJoin(backends, ","),
+      "frontend", serving, {&frontend, &stats},
+      absl::StrCat(" (backends ",
+                   absl::StrJoin(absl::GetFlag(FLAGS_backend), ","),
                    ", propagation ", propagation, ")"),
       [&frontend] { frontend.BeginShutdown(); });
 }

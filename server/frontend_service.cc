@@ -13,9 +13,7 @@
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "common/trace.h"
-#include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "grpcpp/support/channel_arguments.h"
 #include "server/fan_out.h"
 
 namespace deadline {
@@ -53,14 +51,6 @@ std::string AddressOf(const grpc::ClientContext& context,
 }
 
 }  // namespace
-
-std::shared_ptr<grpc::Channel> CreateBackendChannel(const std::string& target) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
-                                   args);
-}
 
 // One incoming call: its budget, its calls to the backends (a FanOut of
 // panels, each one or two attempts), its record, and the one way out. It
@@ -457,16 +447,20 @@ class FrontendService::FetchAllCall final : public Call {
   FetchAllReply& reply_;
 };
 
-FrontendService::FrontendService(const std::vector<std::string>& backends,
+FrontendService::FrontendService(const std::vector<BackendTarget>& backends,
                                  const FrontendOptions& options, Clock& clock)
     : options_(options), clock_(clock), policy_(options.budget, clock) {
   sink_.log = options.log;
   sink_.on_call_end = options.on_call_end;
-  for (const std::string& target : backends) {
-    auto channel = CreateBackendChannel(target);
+  const std::shared_ptr<grpc::ChannelCredentials> credentials =
+      options.backend_credentials != nullptr
+          ? options.backend_credentials
+          : grpc::InsecureChannelCredentials();
+  for (const BackendTarget& target : backends) {
+    auto channel = CreateBackendChannel(target, options.channels, credentials);
     // Connect now, so the first caller's budget is not spent on it.
     channel->GetState(/*try_to_connect=*/true);
-    backends_.push_back({target, deadline::v1::Backend::NewStub(channel)});
+    backends_.push_back({target.name, deadline::v1::Backend::NewStub(channel)});
   }
 }
 

@@ -15,6 +15,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "proto/deadline.grpc.pb.h"
+#include "server/backend_channels.h"
 #include "server/budget.h"
 #include "server/call_log.h"
 #include "server/call_stats.h"
@@ -24,14 +25,12 @@
 
 namespace deadline {
 
-// A channel to a backend at `target` ("host:port"), made for a middle tier:
-// while the backend is down, calls fail at once with UNAVAILABLE (they do not
-// wait for it: fail fast is the default), and reconnection attempts are at
-// most 2 s apart, so service resumes soon after the backend is back.
-std::shared_ptr<grpc::Channel> CreateBackendChannel(const std::string& target);
-
 struct FrontendOptions {
   BudgetOptions budget;
+  // How the channels to the backends behave (retries, keepalive, TLS, ...);
+  // `backend_credentials` as made from channels.tls (null: plaintext).
+  BackendChannelOptions channels;
+  std::shared_ptr<grpc::ChannelCredentials> backend_credentials;
   WorkLimits limits;
   // The most panels one FetchAll may ask for.
   int max_panels = 16;
@@ -73,8 +72,8 @@ struct FrontendOptions {
 // Thread-safe. `clock` must outlive the service.
 class FrontendService final : public deadline::v1::Frontend::CallbackService {
  public:
-  // `backends`: one or more "host:port".
-  FrontendService(const std::vector<std::string>& backends,
+  // `backends`: one or more, as ParseBackends() makes them.
+  FrontendService(const std::vector<BackendTarget>& backends,
                   const FrontendOptions& options, Clock& clock = RealClock());
 
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,

@@ -7,6 +7,7 @@
 #include "absl/debugging/symbolize.h"
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/flags.h"
 #include "common/signals.h"
@@ -20,6 +21,34 @@ ABSL_FLAG(absl::Duration, shutdown_drain, absl::Milliseconds(200),
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(1),
           "on SIGINT/SIGTERM, how long calls in flight may finish before "
           "they are cancelled (0 to 5m)");
+ABSL_FLAG(int, max_streams, deadline::ServingOptions().max_streams,
+          "HTTP/2 MAX_CONCURRENT_STREAMS: calls in flight on one connection");
+ABSL_FLAG(deadline::ByteSize, max_memory,
+          deadline::ByteSize{deadline::ServingOptions().max_memory_bytes},
+          "gRPC's memory quota for this server (0: unbounded): under "
+          "pressure it shrinks windows and refuses new streams");
+ABSL_FLAG(absl::Duration, keepalive_time,
+          deadline::ServingOptions().keepalive.time,
+          "ping a connection silent this long; with --keepalive_timeout, a "
+          "peer whose host vanished is dropped and its calls cancelled");
+ABSL_FLAG(absl::Duration, keepalive_timeout,
+          deadline::ServingOptions().keepalive.timeout,
+          "drop a connection whose ping is not answered this soon");
+ABSL_FLAG(absl::Duration, min_ping_interval,
+          deadline::ServingOptions().min_ping_interval,
+          "clients may ping this often (at most their keepalive time)");
+ABSL_FLAG(absl::Duration, max_connection_age,
+          deadline::ServingOptions().max_connection_age,
+          "close connections this old (GOAWAY), so no stream lives forever");
+ABSL_FLAG(absl::Duration, max_connection_age_grace,
+          deadline::ServingOptions().max_connection_age_grace,
+          "calls on a closing connection get this long before they are "
+          "cancelled; at least --max_deadline");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve TLS (with --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA: require client certificates signed by it (mutual TLS)");
 
 namespace deadline {
 
@@ -40,7 +69,8 @@ void TuneForServing() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
-ServingFlags ServingFlagsOrExit() {
+ServingFlags ServingFlagsOrExit(absl::string_view listen,
+                                absl::Duration max_deadline) {
   ServingFlags flags;
   const absl::StatusOr<LogMode> log = ParseLogMode(absl::GetFlag(FLAGS_log));
   if (!log.ok()) ExitWithUsageError(log.status().message());
@@ -53,19 +83,48 @@ ServingFlags ServingFlagsOrExit() {
   if (flags.grace < absl::ZeroDuration() || flags.grace > absl::Minutes(5)) {
     ExitWithUsageError("--shutdown_grace must be 0 to 5m");
   }
+  ServingOptions& serving = flags.serving;
+  serving.listen = std::string(listen);
+  serving.max_streams = absl::GetFlag(FLAGS_max_streams);
+  serving.max_memory_bytes = absl::GetFlag(FLAGS_max_memory).bytes;
+  serving.keepalive.time = absl::GetFlag(FLAGS_keepalive_time);
+  serving.keepalive.timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  serving.min_ping_interval = absl::GetFlag(FLAGS_min_ping_interval);
+  serving.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  serving.max_connection_age_grace =
+      absl::GetFlag(FLAGS_max_connection_age_grace);
+  serving.tls = {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+                 absl::GetFlag(FLAGS_tls_client_ca)};
+  if (const absl::Status valid = ValidateServingOptions(serving);
+      !valid.ok()) {
+    ExitWithUsageError(valid.message());
+  }
+  if (serving.max_connection_age_grace < max_deadline) {
+    ExitWithUsageError(absl::StrCat(
+        "--max_connection_age_grace must be at least --max_deadline (",
+        absl::FormatDuration(max_deadline),
+        "), or a connection could close under a call still allowed to run"));
+  }
   return flags;
 }
 
-int ServeUntilSignalled(absl::string_view name, absl::string_view listen,
+int ServeUntilSignalled(absl::string_view name, const ServingFlags& flags,
                         const std::vector<grpc::Service*>& services,
-                        const ServingFlags& flags, absl::string_view detail,
+                        absl::string_view detail,
                         const std::function<void()>& before_stop) {
   const std::string who(name);
-  absl::StatusOr<RunningServer> running = StartServer(listen, services);
+  absl::StatusOr<RunningServer> running = StartServer(flags.serving, services);
   if (!running.ok()) {
     std::fprintf(stderr, "%s: %s\n", who.c_str(),
-                 running.status().ToString().c_str());
+                 std::string(running.status().message()).c_str());
     return 1;
+  }
+  if (flags.serving.tls.cert.empty() && !IsLoopback(running->address)) {
+    std::fprintf(stderr,
+                 "%s: warning: serving plaintext on %s, beyond loopback: "
+                 "anyone on the network can read and forge calls "
+                 "(--tls_cert, --tls_key, --tls_client_ca)\n",
+                 who.c_str(), running->address.c_str());
   }
   std::printf("%s listening on %s%s\n", who.c_str(), running->address.c_str(),
               std::string(detail).c_str());

@@ -8,12 +8,13 @@
 #include "absl/time/time.h"
 #include "grpcpp/impl/service_type.h"
 #include "server/call_log.h"
+#include "server/server_runner.h"
 
 namespace deadline {
 
-// What both servers' main() share: process set-up, the flags --listen's
-// companions --log, --shutdown_drain and --shutdown_grace (defined in
-// server_main.cc), and serving until SIGINT or SIGTERM.
+// What both servers' main() share: process set-up, the flags defined in
+// server_main.cc (logging, shutdown, the connection limits, keepalive and
+// TLS of ServingOptions), and serving until SIGINT or SIGTERM.
 
 // Installs a crash handler that prints a stack trace, blocks SIGINT and
 // SIGTERM for WaitForTerminationSignal(), and parses the flags defined in
@@ -25,22 +26,28 @@ void InitServerMain(int argc, char** argv, absl::string_view usage,
 // a main() of their own (benchmarks).
 void TuneForServing();
 
-// The shared flags, checked (exits 2 on a bad value).
+// The shared flags, checked (exits 2 on a bad value). `listen` and
+// `max_deadline` come from the main's own flags: no connection outlives its
+// grace while a call may still run, so the grace after the maximum
+// connection age must be at least the longest deadline the server allows.
 struct ServingFlags {
   LogMode log = LogMode::kErrors;
   absl::Duration drain;
   absl::Duration grace;
+  ServingOptions serving;
 };
-ServingFlags ServingFlagsOrExit();
+ServingFlags ServingFlagsOrExit(absl::string_view listen,
+                                absl::Duration max_deadline);
 
-// Serves `services` on `listen` (with health and reflection), prints
-// "<name> listening on HOST:PORT<detail>" to stdout, waits for SIGINT or
-// SIGTERM, then stops gracefully, calling `before_stop` (if any) after the
-// drain (see StopServer). Returns the process's exit status: 0, or 1 when
-// `listen` cannot be bound.
-int ServeUntilSignalled(absl::string_view name, absl::string_view listen,
+// Serves `services` as `flags.serving` says (with health and reflection),
+// prints "<name> listening on HOST:PORT<detail>" to stdout, waits for SIGINT
+// or SIGTERM, then stops gracefully, calling `before_stop` (if any) after
+// the drain (see StopServer). Warns on stderr when it serves plaintext
+// beyond loopback. Returns the process's exit status: 0, or 1 when it
+// cannot serve.
+int ServeUntilSignalled(absl::string_view name, const ServingFlags& flags,
                         const std::vector<grpc::Service*>& services,
-                        const ServingFlags& flags, absl::string_view detail,
+                        absl::string_view detail,
                         const std::function<void()>& before_stop = nullptr);
 
 }  // namespace deadline

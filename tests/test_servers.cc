@@ -112,9 +112,23 @@ void TestBackend::Stop(absl::Duration grace, absl::Duration drain) {
              [&] { begin_shutdown_(absl::Now() + grace); });
 }
 
+namespace {
+
+std::vector<BackendTarget> MustParse(const std::vector<std::string>& backends) {
+  absl::StatusOr<std::vector<BackendTarget>> targets = ParseBackends(backends);
+  if (!targets.ok()) {
+    std::fprintf(stderr, "bad test backends: %s\n",
+                 std::string(targets.status().message()).c_str());
+    std::abort();
+  }
+  return *std::move(targets);
+}
+
+}  // namespace
+
 TestFrontend::TestFrontend(const std::vector<std::string>& backends,
                            const FrontendOptions& options)
-    : service_(backends, options),
+    : service_(MustParse(backends), options),
       stats_service_(service_.stats()),
       running_(MustStart({&service_, &stats_service_})),
       channel_(ChannelTo(running_.address)),
