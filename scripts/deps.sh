@@ -25,13 +25,14 @@ test=(
   librsvg2-bin                           # rsvg-convert: the SVG timeline test
   python3 python3-yaml                   # test helpers: XML/JSON/YAML checks
   python3-grpcio python3-protobuf        # the Python client, foreign peers
+  python3-h2                             # raw HTTP/2 peers: floods, half-open streams
   golang-go golang-google-grpc-dev       # the Go client (GOPATH mode)
   golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev
   golang-golang-x-sync-dev protoc-gen-go protoc-gen-go-grpc
   openssl                                # certificates for the TLS tests
   iproute2                               # network namespaces as test hosts
 )
-bench=(nghttp2-client linux-perf)        # h2load; perf
+bench=(nghttp2-client linux-perf python3-h2)  # h2load; perf; HTTP/2 floods
 fuzz=(clang libfuzzer-14-dev)
 # Installed without their recommends (which pull in a web UI and services).
 no_recommends=()
