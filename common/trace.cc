@@ -4,6 +4,7 @@
 #include <random>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 
 namespace deadline {
 namespace {
@@ -39,11 +40,62 @@ void WantTrace(grpc::ClientContext& context) {
   context.AddMetadata(kTraceRequestKey, kTraceRequestAlways);
 }
 
+std::string Trimmed(absl::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  // The marker's number is at most 20 digits.
+  constexpr size_t kMarker = sizeof("...[trimmed  bytes]") - 1 + 20;
+  size_t keep = max_bytes > kMarker ? max_bytes - kMarker : 0;
+  // Never cut a UTF-8 character in two: back off over continuation bytes.
+  while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) {
+    --keep;
+  }
+  std::string cut = absl::StrCat(text.substr(0, keep), "...[trimmed ",
+                                 text.size() - keep, " bytes]");
+  if (cut.size() > max_bytes) cut.resize(max_bytes);
+  return cut;
+}
+
+void FitTrace(deadline::v1::BudgetTrace& trace, size_t max_bytes) {
+  if (trace.ByteSizeLong() <= max_bytes) return;
+  const auto trim = [](std::string* text) {
+    if (text->size() > kMaxTraceTextBytes) {
+      *text = Trimmed(*text, kMaxTraceTextBytes);
+    }
+  };
+  trim(trace.mutable_request_id());
+  for (deadline::v1::HopTrace& hop : *trace.mutable_hops()) {
+    for (std::string* text : {hop.mutable_hop(), hop.mutable_address(),
+                              hop.mutable_code(), hop.mutable_stop()}) {
+      trim(text);
+    }
+  }
+  // Hops leave from the end; one marker hop says how many left.
+  int left_out = 0;
+  while (trace.ByteSizeLong() > max_bytes &&
+         trace.hops_size() > (left_out > 0 ? 2 : 1)) {
+    if (left_out > 0) trace.mutable_hops()->RemoveLast();  // The marker.
+    trace.mutable_hops()->RemoveLast();
+    ++left_out;
+    deadline::v1::HopTrace& marker = *trace.add_hops();
+    marker.set_hop("...");
+    marker.set_panel(-1);
+    marker.set_stop(absl::StrCat(left_out,
+                                 " more hop(s) left out: a trace is at most ",
+                                 max_bytes, " bytes"));
+  }
+}
+
 void AttachTrace(grpc::ServerContextBase& context,
                  const deadline::v1::BudgetTrace& trace,
                  const absl::Status& status) {
   if (status.ok() && !TraceWanted(context)) return;
-  context.AddTrailingMetadata(kTraceKey, trace.SerializeAsString());
+  std::string bytes = trace.SerializeAsString();
+  if (bytes.size() > kMaxTraceBytes) {
+    deadline::v1::BudgetTrace fitted = trace;
+    FitTrace(fitted);
+    bytes = fitted.SerializeAsString();
+  }
+  context.AddTrailingMetadata(kTraceKey, bytes);
 }
 
 absl::optional<deadline::v1::BudgetTrace> TraceFrom(

@@ -25,14 +25,33 @@ inline constexpr char kRequestIdKey[] = "x-request-id";
 inline constexpr char kTraceRequestKey[] = "deadline-trace";
 inline constexpr char kTraceRequestAlways[] = "always";
 
+// What a hop sends back is bounded, so that a long story (or a hostile
+// hop's) cannot push an answer past its receiver's limit on metadata
+// (gRPC's 8 KiB by default, trailers and status message included) and turn
+// its real status into RESOURCE_EXHAUSTED.
+inline constexpr size_t kMaxTraceBytes = 4096;
+inline constexpr size_t kMaxMessageBytes = 1024;
+// Each text field of a hop in a trace.
+inline constexpr size_t kMaxTraceTextBytes = 256;
+
+// `text` when it fits in `max_bytes`; otherwise cut (at a UTF-8 character
+// boundary) and marked, as "...[trimmed 5120 bytes]", within `max_bytes`.
+std::string Trimmed(absl::string_view text, size_t max_bytes);
+
+// Makes `trace` fit in `max_bytes` once serialized: its text fields are
+// trimmed first, then the last hops give way to one marker hop saying how
+// many were left out. The first hop (the sender's own) always stays.
+void FitTrace(deadline::v1::BudgetTrace& trace,
+              size_t max_bytes = kMaxTraceBytes);
+
 // Whether the caller of `context` asked for the trace of an OK call too.
 bool TraceWanted(const grpc::ServerContextBase& context);
 // Asks for it on a call about to be made with `context`.
 void WantTrace(grpc::ClientContext& context);
 
 // Sends `trace` back with the call's trailing metadata when the call ends
-// with a status other than OK, or when its caller asked for it. Call once,
-// before the call finishes.
+// with a status other than OK, or when its caller asked for it, fitted into
+// kMaxTraceBytes. Call once, before the call finishes.
 void AttachTrace(grpc::ServerContextBase& context,
                  const deadline::v1::BudgetTrace& trace,
                  const absl::Status& status);

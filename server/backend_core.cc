@@ -36,12 +36,19 @@ BackendCore::BackendCore(const BackendOptions& options, Clock& clock)
 
 BackendCall::BackendCall(BackendCore& core, absl::string_view method,
                          std::string request_id, absl::Time deadline,
-                         const deadline::v1::WorkRequest& request)
+                         const deadline::v1::WorkRequest& request,
+                         const absl::Status& received)
     : core_(core),
       record_(core.sink_, "backend", method, std::move(request_id),
               core.clock_.Now()),
       deadline_(deadline) {
   record_.SetDeadline(deadline);
+  if (!received.ok()) {
+    Finish({absl::Status(received.code(),
+                         absl::StrCat("backend: ", received.message())),
+            OutcomeOf(received.code()), std::string(received.message())});
+    return;
+  }
   record_.SetStepsRequested(request.steps());
   const absl::StatusOr<WorkSpec> spec =
       ParseWorkRequest(request, core.options_.limits);

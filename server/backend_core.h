@@ -92,9 +92,12 @@ class BackendCall {
  public:
   // The call arrives now: validates `request` (INVALID_ARGUMENT naming the
   // field) and plans its budget from `deadline` (InfiniteFuture(): none).
+  // `received` says whether a request arrived that parsed (see
+  // ParseRequest()); when it is not OK, the call ends at once with its code.
   BackendCall(BackendCore& core, absl::string_view method,
               std::string request_id, absl::Time deadline,
-              const deadline::v1::WorkRequest& request);
+              const deadline::v1::WorkRequest& request,
+              const absl::Status& received = absl::OkStatus());
 
   // True when the work should run. Otherwise the call has ended already, a
   // bad request or too little budget left: answer with status().

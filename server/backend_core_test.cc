@@ -1,5 +1,7 @@
 #include "server/backend_core.h"
 
+#include <memory>
+
 #include "common/fake_clock.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
@@ -73,6 +75,23 @@ TEST_F(BackendCallTest, ABadRequestEndsAtOnceNamingTheField) {
               AllOf(HasSubstr("backend: steps"), HasSubstr("100000")));
   EXPECT_EQ(call.trace().hops(0).stop(), "invalid request");
   EXPECT_EQ(core().stats().Snapshot().invalid, 1);
+}
+
+TEST_F(BackendCallTest, ARequestThatDidNotArriveWholeEndsWithItsCode) {
+  BackendCall unparsed(
+      core(), "Work", "id", absl::InfiniteFuture(), Work(1, Milliseconds(1)),
+      absl::InvalidArgumentError("the request did not parse as a X"));
+  EXPECT_FALSE(unparsed.admitted());
+  EXPECT_EQ(unparsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(unparsed.status().message(),
+            "backend: the request did not parse as a X");
+  EXPECT_EQ(unparsed.trace().hops(0).stop(),
+            "the request did not parse as a X");
+  BackendCall gone(core(), "Work", "id", absl::InfiniteFuture(),
+                   Work(1, Milliseconds(1)), absl::CancelledError("gone"));
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(core().stats().Snapshot().invalid, 1);
+  EXPECT_EQ(core().stats().Snapshot().cancelled, 1);
 }
 
 TEST_F(BackendCallTest, TooLittleBudgetFailsFastWithoutWork) {

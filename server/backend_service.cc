@@ -10,6 +10,7 @@
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "common/trace.h"
+#include "server/raw_messages.h"
 
 namespace deadline {
 
@@ -47,11 +48,11 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
   };
 
   Reactor(BackendService& service, grpc::CallbackServerContext& context,
-          absl::string_view method, const WorkRequest& request)
+          absl::string_view method, const grpc::ByteBuffer& request)
       : service_(service),
         context_(context),
         call_(service.core_, method, RequestIdOf(context), DeadlineOf(context),
-              request) {
+              request_, ParseRequest(request, request_)) {
     service_.live_.fetch_add(1, std::memory_order_relaxed);
   }
   ~Reactor() override {
@@ -219,6 +220,7 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
 
   BackendService& service_;
   grpc::CallbackServerContext& context_;
+  WorkRequest request_;  // Parsed from the bytes gRPC hands over.
   BackendCall call_;
   absl::Time start_;
   absl::Mutex mu_;
@@ -280,8 +282,8 @@ class BackendService::WorkReactor final
     : public Reactor<grpc::ServerUnaryReactor> {
  public:
   WorkReactor(BackendService& service, grpc::CallbackServerContext& context,
-              const WorkRequest& request, WorkReply& reply)
-      : Reactor(service, context, "Work", request), reply_(reply) {
+              const grpc::ByteBuffer& request, grpc::ByteBuffer& reply)
+      : Reactor(service, context, "Work", request), reply_bytes_(reply) {
     Start();
   }
 
@@ -311,9 +313,13 @@ class BackendService::WorkReactor final
     End(result);
   }
 
-  void Finished(const BackendCall& call) override { call.FillReply(reply_); }
+  void Finished(const BackendCall& call) override {
+    WorkReply reply;
+    call.FillReply(reply);
+    SerializeRaw(reply, reply_bytes_);
+  }
 
-  WorkReply& reply_;
+  grpc::ByteBuffer& reply_bytes_;
 };
 
 // Backend.WorkStream: one message per finished step, each written only
@@ -321,10 +327,10 @@ class BackendService::WorkReactor final
 // work waits on a timer for the next step's end; CPU-bound work goes back
 // to the workers, ahead of newcomers.
 class BackendService::StreamReactor final
-    : public Reactor<grpc::ServerWriteReactor<WorkProgress>> {
+    : public Reactor<grpc::ServerWriteReactor<grpc::ByteBuffer>> {
  public:
   StreamReactor(BackendService& service, grpc::CallbackServerContext& context,
-                const WorkRequest& request)
+                const grpc::ByteBuffer& request)
       : Reactor(service, context, "WorkStream", request) {
     Start();
   }
@@ -366,8 +372,10 @@ class BackendService::StreamReactor final
   // Sends the next step's message; OnWriteDone says when it was taken.
   void Write(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     state_ = State::kWriting;
-    call_.FillProgress(steps_done_ + 1, now, progress_);
-    StartWrite(&progress_);
+    WorkProgress progress;
+    call_.FillProgress(steps_done_ + 1, now, progress);
+    SerializeRaw(progress, progress_bytes_);
+    StartWrite(&progress_bytes_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -396,7 +404,7 @@ class BackendService::StreamReactor final
     }
   }
 
-  WorkProgress progress_;
+  grpc::ByteBuffer progress_bytes_;  // The message being written.
 };
 
 BackendService::BackendService(const BackendOptions& options, Clock& clock)
@@ -411,13 +419,13 @@ BackendService::~BackendService() {
 }
 
 grpc::ServerUnaryReactor* BackendService::Work(
-    grpc::CallbackServerContext* context, const WorkRequest* request,
-    WorkReply* reply) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* reply) {
   return new WorkReactor(*this, *context, *request, *reply);
 }
 
-grpc::ServerWriteReactor<WorkProgress>* BackendService::WorkStream(
-    grpc::CallbackServerContext* context, const WorkRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* BackendService::WorkStream(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return new StreamReactor(*this, *context, *request);
 }
 

@@ -36,21 +36,31 @@ namespace deadline {
 // growing a buffer. Every call carries its BudgetTrace in trailing
 // metadata, is counted in stats() and may be logged.
 //
+// The service takes its requests as bytes (gRPC's raw methods) and parses
+// them itself, so that one which does not parse is answered
+// INVALID_ARGUMENT, counted and logged like any bad request; gRPC would
+// answer it alone, before any handler runs.
+//
 // Thread-safe. Shut the server down before destroying the service; the
 // destructor waits until every call's reactor is gone.
-class BackendService final : public deadline::v1::Backend::CallbackService {
+class BackendService final
+    : public deadline::v1::Backend::WithRawCallbackMethod_Work<
+          deadline::v1::Backend::WithRawCallbackMethod_WorkStream<
+              deadline::v1::Backend::Service>> {
  public:
   explicit BackendService(const BackendOptions& options,
                           Clock& clock = RealClock());
   ~BackendService() override;
 
+  // A deadline.v1.WorkRequest in, a WorkReply out.
   grpc::ServerUnaryReactor* Work(grpc::CallbackServerContext* context,
-                                 const deadline::v1::WorkRequest* request,
-                                 deadline::v1::WorkReply* reply) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* reply) override;
 
-  grpc::ServerWriteReactor<deadline::v1::WorkProgress>* WorkStream(
+  // A WorkRequest in, WorkProgress messages out.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WorkStream(
       grpc::CallbackServerContext* context,
-      const deadline::v1::WorkRequest* request) override;
+      const grpc::ByteBuffer* request) override;
 
   // The counters, and the queue's depth now.
   StatsSnapshot stats() const;

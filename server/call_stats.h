@@ -69,6 +69,10 @@ class CallStats {
   };
 
   StatsSnapshot Snapshot() const;
+  // Calls in flight now (cheaper than a Snapshot()).
+  int64_t in_flight() const {
+    return in_flight_.load(std::memory_order_relaxed);
+  }
 
  private:
   std::atomic<int64_t>& CounterFor(Outcome outcome);

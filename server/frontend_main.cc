@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
 #include "common/transport.h"
@@ -36,6 +37,9 @@ ABSL_FLAG(std::string, propagation, "on",
           "on: the backend call inherits the caller's deadline and "
           "cancellation; off: THE ANTI-PATTERN, a fresh context that drops "
           "both");
+ABSL_FLAG(int, max_in_flight, deadline::FrontendOptions().max_in_flight,
+          "calls in flight beyond this are refused at once with "
+          "RESOURCE_EXHAUSTED");
 ABSL_FLAG(absl::Duration, hedge_after, absl::InfiniteDuration(),
           "hedging: a backend call not answered after this long gets a "
           "second one on the next backend; the first OK wins, the other is "
@@ -78,6 +82,10 @@ int main(int argc, char** argv) {
   options.propagation = propagation == "on"
                             ? deadline::Propagation::kDeadlineAndCancellation
                             : deadline::Propagation::kNone;
+  options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
+  if (options.max_in_flight < 1) {
+    deadline::ExitWithUsageError("--max_in_flight must be at least 1");
+  }
   options.hedge_after = absl::GetFlag(FLAGS_hedge_after);
   if (options.hedge_after <= absl::ZeroDuration()) {
     deadline::ExitWithUsageError("--hedge_after must be above 0 (inf: off)");
@@ -114,5 +122,5 @@ int main(int argc, char** argv) {
       absl::StrCat(" (backends ",
                    absl::StrJoin(absl::GetFlag(FLAGS_backend), ","),
                    ", propagation ", propagation, ")"),
-      [&frontend] { frontend.BeginShutdown(); });
+      [&] { frontend.BeginShutdown(absl::Now() + serving.grace); });
 }

@@ -15,6 +15,7 @@
 #include "common/trace.h"
 #include "grpcpp/security/credentials.h"
 #include "server/fan_out.h"
+#include "server/raw_messages.h"
 
 namespace deadline {
 namespace {
@@ -31,7 +32,8 @@ using deadline::v1::WorkRequest;
 // backend did not answer (its deadline fired here first, or the backend
 // could not be reached).
 std::string BackendMessage(const grpc::Status& status) {
-  const std::string& message = status.error_message();
+  // Another hop's text is bounded here, so this hop's own answer fits.
+  const std::string message = Trimmed(status.error_message(), 512);
   if (absl::StartsWith(message, "backend: ")) return message;
   return absl::StrCat("backend call: ", message);
 }
@@ -94,6 +96,15 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
     int64_t steps = 0;
     for (const WorkRequest* panel : panels) steps += panel->steps();
     record_.SetStepsRequested(steps);
+    const int max_in_flight = service_.options_.max_in_flight;
+    if (service_.sink_.stats.in_flight() > max_in_flight) {
+      // Refused at once, not answered late: the caller may try elsewhere.
+      return End({absl::ResourceExhaustedError(
+                      absl::StrCat("frontend: ", max_in_flight,
+                                   " calls are in flight, the most allowed "
+                                   "(--max_in_flight); try again later")),
+                  Outcome::kOverloaded, "overloaded: refused at once"});
+    }
     if (!valid.ok()) {
       return End({absl::InvalidArgumentError(
                       absl::StrCat("frontend: ", valid.message())),
@@ -135,6 +146,14 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
     for (Attempt& attempt : attempts_) attempt.context = NewBackendContext();
     start_ = service_.clock_.Now();
     fan_out_->Start();
+  }
+
+  // Answers a call whose request did not arrive whole (see
+  // ParseRequest()).
+  void Unreceived(const absl::Status& received) {
+    End({absl::Status(received.code(),
+                      absl::StrCat("frontend: ", received.message())),
+         OutcomeOf(received.code()), std::string(received.message())});
   }
 
   // What the reply needs once every backend call has ended.
@@ -209,6 +228,17 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
     Attempt& attempt = attempts_[id];
     attempt.ended_at = service_.clock_.Now();
     attempt.status = std::move(status);
+    // Nothing from another hop is trusted: an answer must be one that the
+    // request allows.
+    const int steps = panels_[fan_out_->panel_of(id)]->steps();
+    if (attempt.status.ok() && (attempt.reply.steps_done() < 0 ||
+                                attempt.reply.steps_done() > steps)) {
+      attempt.status = grpc::Status(
+          grpc::StatusCode::INTERNAL,
+          absl::StrCat("backend ", attempt.address, " answered steps_done ",
+                       attempt.reply.steps_done(), " for work of ", steps,
+                       " steps"));
+    }
     // An OK Fetch whose caller wants no trace needs no more than the reply:
     // the hot path skips the trailers.
     if (!attempt.status.ok() || trace_wanted_ || panels_.size() > 1) {
@@ -224,13 +254,17 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
     google::protobuf::Arena* arena = &record_.arena();
     deadline::v1::BudgetTrace* answer = TraceFrom(*attempt.context, arena);
     HopTrace* hop = nullptr;
+    const int steps = panels_[fan_out_->panel_of(id)]->steps();
     if (answer != nullptr && answer->hops_size() > 0) {
       hop = answer->mutable_hops(0);
+      // What the backend says it did is kept within what it was asked.
+      hop->set_steps_requested(steps);
+      hop->set_steps_done(std::clamp(hop->steps_done(), 0, steps));
     } else if (attempt.status.ok()) {
       // An OK answer carries no trace unless asked: what it said will do.
       hop = google::protobuf::Arena::CreateMessage<HopTrace>(arena);
       hop->set_hop("backend");
-      hop->set_steps_requested(panels_[fan_out_->panel_of(id)]->steps());
+      hop->set_steps_requested(steps);
       hop->set_steps_done(attempt.reply.steps_done());
       hop->set_code(CodeName(absl::StatusCode::kOk));
       hop->set_stop("done");
@@ -328,6 +362,7 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
   // answered.
   void EndForGoneCaller(absl::Time now, absl::Time gone, int64_t steps) {
     const bool expired = now >= DeadlineOf(caller_);
+    const bool shutdown = gone >= service_.shutdown_cancels_at();
     End({absl::Status(
              expired ? absl::StatusCode::kDeadlineExceeded
                      : absl::StatusCode::kCancelled,
@@ -365,13 +400,18 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
 class FrontendService::FetchCall final : public Call {
  public:
   FetchCall(FrontendService& service, grpc::CallbackServerContext& caller,
-            const FetchRequest& request, FetchReply& reply)
-      : Call(service, caller, "Fetch"), reply_(reply) {
+            const grpc::ByteBuffer& request, grpc::ByteBuffer& reply)
+      : Call(service, caller, "Fetch"), reply_bytes_(reply) {
+    if (absl::Status received = ParseRequest(request, request_);
+        !received.ok()) {
+      Unreceived(received);
+      return;
+    }
     const absl::StatusOr<WorkSpec> spec =
-        ParseWorkRequest(request.work(), service.options_.limits, "work.");
+        ParseWorkRequest(request_.work(), service.options_.limits, "work.");
     const uint64_t turn =
         service.next_backend_.fetch_add(1, std::memory_order_relaxed);
-    Begin(spec.status(), {&request.work()}, FanOutMode::kAllOrNothing,
+    Begin(spec.status(), {&request_.work()}, FanOutMode::kAllOrNothing,
           static_cast<int>(turn % service.backends_.size()), reply_);
   }
 
@@ -379,9 +419,12 @@ class FrontendService::FetchCall final : public Call {
   void FillReply(const absl::Status&) override {
     const PanelAnswer answer = AnswerOf(0);
     if (answer.status->ok()) *reply_.mutable_backend() = *answer.reply;
+    SerializeRaw(reply_, reply_bytes_);
   }
 
-  FetchReply& reply_;
+  FetchRequest request_;
+  FetchReply reply_;
+  grpc::ByteBuffer& reply_bytes_;
 };
 
 // One FetchAll call: a panel per requested one, all at once, panel i on
@@ -389,12 +432,19 @@ class FrontendService::FetchCall final : public Call {
 class FrontendService::FetchAllCall final : public Call {
  public:
   FetchAllCall(FrontendService& service, grpc::CallbackServerContext& caller,
-               const FetchAllRequest& request, FetchAllReply& reply)
-      : Call(service, caller, "FetchAll"), reply_(reply) {
+               const grpc::ByteBuffer& request, grpc::ByteBuffer& reply)
+      : Call(service, caller, "FetchAll"), reply_bytes_(reply) {
+    if (absl::Status received = ParseRequest(request, request_);
+        !received.ok()) {
+      Unreceived(received);
+      return;
+    }
     Panels panels;
-    for (const WorkRequest& panel : request.panels()) panels.push_back(&panel);
-    Begin(Validate(request), std::move(panels),
-          request.mode() == deadline::v1::FAN_OUT_MODE_PARTIAL
+    for (const WorkRequest& panel : request_.panels()) {
+      panels.push_back(&panel);
+    }
+    Begin(Validate(request_), std::move(panels),
+          request_.mode() == deadline::v1::FAN_OUT_MODE_PARTIAL
               ? FanOutMode::kPartial
               : FanOutMode::kAllOrNothing,
           /*first_backend=*/0, reply_);
@@ -442,9 +492,12 @@ class FrontendService::FetchAllCall final : public Call {
       }
       ToProtoDuration(ElapsedOf(i), panel.mutable_elapsed());
     }
+    SerializeRaw(reply_, reply_bytes_);
   }
 
-  FetchAllReply& reply_;
+  FetchAllRequest request_;
+  FetchAllReply reply_;
+  grpc::ByteBuffer& reply_bytes_;
 };
 
 FrontendService::FrontendService(const std::vector<BackendTarget>& backends,
@@ -465,14 +518,14 @@ FrontendService::FrontendService(const std::vector<BackendTarget>& backends,
 }
 
 grpc::ServerUnaryReactor* FrontendService::Fetch(
-    grpc::CallbackServerContext* context, const FetchRequest* request,
-    FetchReply* reply) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* reply) {
   return new FetchCall(*this, *context, *request, *reply);
 }
 
 grpc::ServerUnaryReactor* FrontendService::FetchAll(
-    grpc::CallbackServerContext* context, const FetchAllRequest* request,
-    FetchAllReply* reply) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* reply) {
   return new FetchAllCall(*this, *context, *request, *reply);
 }
 
@@ -487,7 +540,8 @@ void FrontendService::Untrack(grpc::ClientContext& context) {
   unpropagated_.erase(&context);
 }
 
-void FrontendService::BeginShutdown() {
+void FrontendService::BeginShutdown(absl::Time cancel_at) {
+  shutdown_cancels_at_.store(absl::ToUnixNanos(cancel_at));
   absl::MutexLock lock(&mu_);
   shutting_down_ = true;
   for (grpc::ClientContext* context : unpropagated_) context->TryCancel();

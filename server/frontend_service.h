@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <set>
 #include <string>
@@ -43,6 +44,9 @@ struct FrontendOptions {
   // second call, on the next backend; the first OK wins and the other is
   // cancelled. Infinite: off.
   absl::Duration hedge_after = absl::InfiniteDuration();
+  // Calls in flight beyond this are refused at once with
+  // RESOURCE_EXHAUSTED, rather than answered late.
+  int max_in_flight = 10'000;
   // Which calls get a log line on stderr.
   LogMode log = LogMode::kErrors;
   // If set, called with each call's trace as it ends: for tests and
@@ -69,32 +73,44 @@ struct FrontendOptions {
 // call) in trailing metadata, is counted in stats() and may be logged; the
 // caller's x-request-id (or a new one) travels on to the backends.
 //
+// Requests are taken as bytes (gRPC's raw methods) and parsed here, so that
+// one which does not parse is answered INVALID_ARGUMENT, counted and logged.
+//
 // Thread-safe. `clock` must outlive the service.
-class FrontendService final : public deadline::v1::Frontend::CallbackService {
+class FrontendService final
+    : public deadline::v1::Frontend::WithRawCallbackMethod_Fetch<
+          deadline::v1::Frontend::WithRawCallbackMethod_FetchAll<
+              deadline::v1::Frontend::Service>> {
  public:
   // `backends`: one or more, as ParseBackends() makes them.
   FrontendService(const std::vector<BackendTarget>& backends,
                   const FrontendOptions& options, Clock& clock = RealClock());
 
+  // A deadline.v1.FetchRequest in, a FetchReply out.
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
-                                  const deadline::v1::FetchRequest* request,
-                                  deadline::v1::FetchReply* reply) override;
+                                  const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* reply) override;
 
-  grpc::ServerUnaryReactor* FetchAll(
-      grpc::CallbackServerContext* context,
-      const deadline::v1::FetchAllRequest* request,
-      deadline::v1::FetchAllReply* reply) override;
+  // A FetchAllRequest in, a FetchAllReply out.
+  grpc::ServerUnaryReactor* FetchAll(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* reply) override;
 
-  // Call just before grpc::Server::Shutdown() (after any drain). Backend
-  // calls made without propagation are not tied to their caller, so
-  // nothing would ever stop them: they are cancelled here, at once, so
-  // shutdown cannot wait on them, and later ones start cancelled.
-  // Propagated calls are cancelled by Shutdown()'s own deadline.
-  void BeginShutdown();
+  // Call just before grpc::Server::Shutdown() (after any drain), which will
+  // cancel the calls still in flight at `cancel_at`; calls cancelled from
+  // then on say the server shut down. Backend calls made without
+  // propagation are not tied to their caller, so nothing would ever stop
+  // them: they are cancelled here, at once, so shutdown cannot wait on
+  // them, and later ones start cancelled. Propagated calls are cancelled by
+  // Shutdown()'s own deadline.
+  void BeginShutdown(absl::Time cancel_at);
 
   const CallStats& stats() const { return sink_.stats; }
 
  private:
+  absl::Time shutdown_cancels_at() const {
+    return absl::FromUnixNanos(shutdown_cancels_at_.load());
+  }
   class Call;
   class FetchCall;
   class FetchAllCall;
@@ -116,6 +132,8 @@ class FrontendService final : public deadline::v1::Frontend::CallbackService {
   std::atomic<uint64_t> next_backend_{0};
   HopSink sink_;
 
+  std::atomic<int64_t> shutdown_cancels_at_{
+      std::numeric_limits<int64_t>::max()};
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   std::set<grpc::ClientContext*> unpropagated_ ABSL_GUARDED_BY(mu_);

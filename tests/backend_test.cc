@@ -82,7 +82,10 @@ TEST(CallbackBackendTest, AFullQueueRefusesAtOnceNamingTheBound) {
   }));
   AsyncWork queued1(backend.stub(), kLongSpin);
   AsyncWork queued2(backend.stub(), kLongSpin);
-  ASSERT_TRUE(WaitUntil([&] { return backend.stats().queue_depth == 2; }));
+  ASSERT_TRUE(WaitUntil([&] {
+    const StatsSnapshot stats = backend.stats();
+    return stats.in_flight == 3 && stats.queue_depth == 2;
+  }));
 
   AsyncWork refused(backend.stub(), kLongSpin, absl::Seconds(10));
   EXPECT_EQ(refused.Wait().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -102,7 +105,11 @@ TEST(CallbackBackendTest, AQueuedCallWhoseCallerGoesLeavesTheQueueAtOnce) {
   AsyncWork running(backend.stub(), kLongSpin);
   ASSERT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 1; }));
   AsyncWork queued(backend.stub(), kLongSpin);
-  ASSERT_TRUE(WaitUntil([&] { return backend.stats().queue_depth == 1; }));
+  // Both in, one waiting for the worker: the second (the pool is FIFO).
+  ASSERT_TRUE(WaitUntil([&] {
+    const StatsSnapshot stats = backend.stats();
+    return stats.in_flight == 2 && stats.queue_depth == 1;
+  }));
   queued.Cancel();
   EXPECT_EQ(queued.Wait().error_code(), grpc::StatusCode::CANCELLED);
   ASSERT_TRUE(backend.WaitForEnded(1));

@@ -137,7 +137,7 @@ TestFrontend::TestFrontend(const std::vector<std::string>& backends,
 void TestFrontend::Stop(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
-  service_.BeginShutdown();
+  service_.BeginShutdown(absl::Now() + grace);
   StopServer(*running_.server, absl::ZeroDuration(), grace);
 }
 
