@@ -172,11 +172,17 @@ std::string RenderSvg(const Timeline& timeline) {
   const double height = kTop + kLane * timeline.lanes.size() +
                         (timeline.missing.empty() ? 62 : 82);
 
-  // The span: every bar and every deadline, plus a little room.
+  // The span: every bar and every deadline, plus a little room. A time too
+  // far away to subtract (a peer's broken clock) does not count: x() puts
+  // it at the edge.
   absl::Duration span = absl::Milliseconds(1);
+  const auto extend = [&](absl::Time t) {
+    const absl::Duration d = t - timeline.origin;
+    if (d != absl::InfiniteDuration()) span = std::max(span, d);
+  };
   for (const Lane& lane : timeline.lanes) {
-    span = std::max(span, lane.end - timeline.origin);
-    if (lane.deadline) span = std::max(span, *lane.deadline - timeline.origin);
+    extend(lane.end);
+    if (lane.deadline) extend(*lane.deadline);
   }
   const double span_ms = Ms(span) * 1.08;
   const auto x = [&](absl::Time t) {

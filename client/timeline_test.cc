@@ -1,8 +1,10 @@
 #include "client/timeline.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -178,6 +180,27 @@ TEST(TimelineTest, SvgOfHostileTextIsWellFormed) {
               HasSubstr("lanes=3 bars=3 deadlines=3 client_deadline=1 "
                         "cancels=0 labels=client|frontend \\x1b[2J\\x1b[H|"
                         "backend 127.0.0.1:50061"));
+}
+
+// A time past absl's range reads as InfiniteFuture(): drawn at the edge,
+// where it once made the axis loop forever.
+TEST(TimelineTest, SvgOfAHopFinishingAtTheEndOfTimeIsDrawnAtTheEdge) {
+  deadline::v1::BudgetTrace trace = TimedOutTrace();
+  trace.mutable_hops(1)->mutable_finished_at()->set_seconds(
+      std::numeric_limits<int64_t>::max());
+  trace.mutable_hops(1)->mutable_finished_at()->set_nanos(2'000'000'000);
+  trace.mutable_hops(1)->mutable_deadline()->set_seconds(
+      std::numeric_limits<int64_t>::max());
+  const Timeline timeline =
+      MakeTimeline("Fetch", Client("DEADLINE_EXCEEDED"), trace);
+  ASSERT_EQ(timeline.lanes[2].end, absl::InfiniteFuture());
+  const std::string svg = RenderSvg(timeline);
+  EXPECT_EQ(svg.find("nan"), std::string::npos);
+  EXPECT_EQ(svg.find("inf"), std::string::npos);
+  // The bar runs to the plot's right edge (230 + 640).
+  EXPECT_THAT(svg, HasSubstr("<rect class=\"bar\" x=\"230.0\" "
+                             "y=\"150.0\" width=\"640.0\""));
+  EXPECT_THAT(CheckedSvg(svg, "end_of_time"), HasSubstr("lanes=3 bars=3"));
 }
 
 }  // namespace
