@@ -37,9 +37,18 @@ absl::StatusOr<std::vector<deadline::v1::WorkRequest>> ParsePanels(
     if (!absl::ParseDuration(parts[2], &step)) {
       return bad("STEP is not a duration");
     }
+    // A protobuf Duration holds at most 10000 years either way; absl reads
+    // "inf", and numbers too long for it ("1.9223372036854775807h"), as
+    // infinite.
     deadline::v1::WorkRequest panel;
-    panel.set_steps(steps);
+    if (step == absl::InfiniteDuration() || step == -absl::InfiniteDuration()) {
+      return bad("STEP is out of range (10000 years at most)");
+    }
     ToProtoDuration(step, panel.mutable_step_duration());
+    if (!FromProtoDuration(panel.step_duration(), "STEP").ok()) {
+      return bad("STEP is out of range (10000 years at most)");
+    }
+    panel.set_steps(steps);
     panel.set_kind(spin ? deadline::v1::WORK_KIND_SPIN
                         : deadline::v1::WORK_KIND_SLEEP);
     panels.insert(panels.end(), count, panel);

@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/printable.h"
 #include "common/time_util.h"
 
 namespace deadline {
@@ -14,7 +15,9 @@ std::string CodeName(int code) {
 std::string Header(const grpc::Status& status, absl::Duration elapsed,
                    absl::Duration client_budget) {
   std::string text = absl::StrCat("status:  ", CodeName(status.error_code()));
-  if (!status.ok()) absl::StrAppend(&text, ": ", status.error_message());
+  if (!status.ok()) {
+    absl::StrAppend(&text, ": ", Printable(status.error_message()));
+  }
   absl::StrAppend(&text, "\nelapsed: ", FormatBudget(elapsed),
                   "\nbudgets: client ", FormatBudget(client_budget));
   return text;
@@ -49,14 +52,16 @@ std::string FormatFanOut(const FetchAllOutcome& outcome,
   if (!outcome.status.ok()) return absl::StrCat(text, "\n");
   absl::StrAppend(&text, FrontendBudgets(outcome.reply), "\n");
   for (const deadline::v1::PanelResult& panel : outcome.reply.panels()) {
-    absl::StrAppend(&text, "panel ", panel.index(), " (", panel.backend(),
-                    "): ", CodeName(panel.code()), ", ",
-                    panel.reply().steps_done(), " steps in ",
+    absl::StrAppend(&text, "panel ", panel.index(), " (",
+                    Printable(panel.backend()), "): ", CodeName(panel.code()),
+                    ", ", panel.reply().steps_done(), " steps in ",
                     FormatBudgetField(true, panel.elapsed()), " (given ",
                     FormatBudgetField(panel.has_budget_forwarded(),
                                       panel.budget_forwarded()),
                     ")");
-    if (panel.code() != 0) absl::StrAppend(&text, ": ", panel.message());
+    if (panel.code() != 0) {
+      absl::StrAppend(&text, ": ", Printable(panel.message()));
+    }
     absl::StrAppend(&text, "\n");
   }
   return text;

@@ -10,8 +10,10 @@
 namespace deadline {
 
 // Lines for people: the status, the elapsed time and the budget each hop
-// saw, e.g. "budgets: client 300ms -> frontend 299.6ms at arrival,
-// forwarded 289.6ms -> backend 289.3ms at arrival, 10 steps done".
+// saw. Text from the servers (status messages, backend names) is printed
+// through Printable(), so each line stays one line. E.g. "budgets: client 300ms
+// -> frontend 299.6ms at arrival, forwarded 289.6ms -> backend 289.3ms at
+// arrival, 10 steps done".
 std::string FormatOutcome(const FetchOutcome& outcome,
                           absl::Duration client_budget);
 

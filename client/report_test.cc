@@ -50,6 +50,25 @@ TEST(ReportTest, FanOutHasALinePerPanel) {
                         "Exceeded\n"));
 }
 
+TEST(ReportTest, ServersTextCannotAddLinesOrEscapeSequences) {
+  FetchAllOutcome outcome;
+  deadline::v1::PanelResult& panel = *outcome.reply.add_panels();
+  panel.set_backend("127.0.0.1:9\x1b[2J");
+  panel.set_code(4);
+  panel.set_message("late\npanel 1 (fake): OK");
+  EXPECT_THAT(FormatFanOut(outcome, absl::Milliseconds(300)),
+              HasSubstr("panel 0 (127.0.0.1:9\\x1b[2J): DEADLINE_EXCEEDED, "
+                        "0 steps in 0 (given no deadline): "
+                        "late\\npanel 1 (fake): OK\n"));
+
+  FetchOutcome failed;
+  failed.status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "down\r\nstatus:  OK\x1b]0;owned\x07");
+  EXPECT_THAT(FormatOutcome(failed, absl::Milliseconds(300)),
+              HasSubstr("status:  UNAVAILABLE: down\\r\\nstatus:  "
+                        "OK\\x1b]0;owned\\x07\nelapsed: 0\n"));
+}
+
 TEST(ReportTest, ProgressWithAndWithoutDeadline) {
   deadline::v1::WorkProgress progress;
   progress.set_step(3);

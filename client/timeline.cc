@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "common/printable.h"
 #include "common/time_util.h"
 
 namespace deadline {
@@ -43,15 +44,22 @@ std::string HopLabel(const HopTrace& hop) {
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
+// Printable text for XML character data and attribute values.
 std::string Escape(absl::string_view text) {
   return absl::StrReplaceAll(
-      text, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
+      Printable(text),
+      {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
 }
 
-// At most `limit` characters, with an ellipsis when cut.
+// At most `limit` bytes, with an ellipsis when cut; never cuts a UTF-8
+// sequence in two.
 std::string Shorten(absl::string_view text, size_t limit) {
   if (text.size() <= limit) return std::string(text);
-  return absl::StrCat(text.substr(0, limit - 3), "...");
+  size_t cut = limit - 3;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    --cut;  // text[cut] continues a sequence: cut before its first byte.
+  }
+  return absl::StrCat(text.substr(0, cut), "...");
 }
 
 std::string ColourOf(absl::string_view code) {
@@ -132,22 +140,26 @@ Timeline MakeTimeline(absl::string_view title, const ClientView& client,
 }
 
 std::string FormatTimeline(const Timeline& timeline) {
+  std::vector<std::string> labels;
   size_t width = 0;
   for (const Lane& lane : timeline.lanes) {
-    width = std::max(width, lane.label.size());
+    labels.push_back(Printable(lane.label));
+    width = std::max(width, labels.back().size());
   }
-  std::string text = absl::StrCat("timeline of request ", timeline.request_id,
-                                  " (ms from the client's start):\n");
-  for (const Lane& lane : timeline.lanes) {
-    absl::StrAppend(&text,
-                    absl::StrFormat("  %-*s %7.1f -> %7.1fms  %-17s %s\n",
-                                    static_cast<int>(width), lane.label,
-                                    Ms(lane.start - timeline.origin),
-                                    Ms(lane.end - timeline.origin), lane.code,
-                                    lane.detail));
+  std::string text =
+      absl::StrCat("timeline of request ", Printable(timeline.request_id),
+                   " (ms from the client's start):\n");
+  for (size_t i = 0; i < timeline.lanes.size(); ++i) {
+    const Lane& lane = timeline.lanes[i];
+    absl::StrAppend(
+        &text, absl::StrFormat("  %-*s %7.1f -> %7.1fms  %-17s %s\n",
+                               static_cast<int>(width), labels[i],
+                               Ms(lane.start - timeline.origin),
+                               Ms(lane.end - timeline.origin),
+                               Printable(lane.code), Printable(lane.detail)));
   }
   if (!timeline.missing.empty()) {
-    absl::StrAppend(&text, "  ", timeline.missing, "\n");
+    absl::StrAppend(&text, "  ", Printable(timeline.missing), "\n");
   }
   return text;
 }
@@ -160,11 +172,17 @@ std::string RenderSvg(const Timeline& timeline) {
   const double height = kTop + kLane * timeline.lanes.size() +
                         (timeline.missing.empty() ? 62 : 82);
 
-  // The span: every bar and every deadline, plus a little room.
+  // The span: every bar and every deadline, plus a little room. A time too
+  // far away to subtract (a peer's broken clock) does not count: x() puts
+  // it at the edge.
   absl::Duration span = absl::Milliseconds(1);
+  const auto extend = [&](absl::Time t) {
+    const absl::Duration d = t - timeline.origin;
+    if (d != absl::InfiniteDuration()) span = std::max(span, d);
+  };
   for (const Lane& lane : timeline.lanes) {
-    span = std::max(span, lane.end - timeline.origin);
-    if (lane.deadline) span = std::max(span, *lane.deadline - timeline.origin);
+    extend(lane.end);
+    if (lane.deadline) extend(*lane.deadline);
   }
   const double span_ms = Ms(span) * 1.08;
   const auto x = [&](absl::Time t) {
@@ -216,7 +234,7 @@ std::string RenderSvg(const Timeline& timeline) {
             Escape(lane.label), top + 19, Escape(lane.label), bar_x, top + 6,
             bar_w, ColourOf(lane.code), Escape(lane.code), Escape(lane.detail),
             std::min(bar_x, kLeft + kPlot * 0.45), top + 37, Escape(lane.code),
-            Escape(Shorten(lane.detail, 100))));
+            Escape(Shorten(Printable(lane.detail), 100))));
     if (lane.deadline) {
       const double dx = x(*lane.deadline);
       absl::StrAppend(

@@ -48,14 +48,18 @@ Timeline MakeTimeline(absl::string_view title, const ClientView& client,
                       const absl::optional<deadline::v1::BudgetTrace>& trace);
 
 // The timeline as text, one line per lane, times in ms from the client's
-// start, e.g.
+// start. The lanes' text comes from the servers: it is printed through
+// Printable() (common/printable.h), so a line stays one line and holds no
+// escape sequence. E.g.
 //   frontend   0.9 -> 90.8ms  DEADLINE_EXCEEDED  98.4ms at arrival, ...
 std::string FormatTimeline(const Timeline& timeline);
 
 // The timeline as a standalone SVG image: a lane per hop with a bar from
 // arrival to finish (coloured by status code), each hop's deadline as a
 // dashed line across its lane, the client's deadline as a line across all
-// lanes, and a mark where a hop noticed that its caller had gone.
+// lanes, and a mark where a hop noticed that its caller had gone. Well-formed
+// XML whatever the lanes hold: their text goes through Printable() and is
+// escaped.
 std::string RenderSvg(const Timeline& timeline);
 
 }  // namespace deadline

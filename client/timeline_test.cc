@@ -1,7 +1,10 @@
 #include "client/timeline.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -123,6 +126,81 @@ TEST(TimelineTest, SvgIsWellFormedAndRendersTheLanesAndDeadlines) {
   std::string magic(8, '\0');
   png.read(magic.data(), 8);
   EXPECT_EQ(magic, "\x89PNG\r\n\x1a\n");
+}
+
+// Runs client/svg_check.py (a real XML parser) over `svg`; returns its
+// summary line, or fails the test.
+std::string CheckedSvg(const std::string& svg, absl::string_view name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string path =
+      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", name, ".svg");
+  std::ofstream(path) << svg;
+  auto check = testing::Subprocess::Start(
+      {"/usr/bin/python3", testing::RunfilePath("client/svg_check.py"), path});
+  EXPECT_NE(check, nullptr);
+  if (check == nullptr) return "";
+  EXPECT_EQ(check->Wait(absl::Seconds(30)), 0) << check->output();
+  return check->output();
+}
+
+// A trace as a hostile or broken server might send it.
+deadline::v1::BudgetTrace HostileTrace() {
+  deadline::v1::BudgetTrace trace = TimedOutTrace();
+  trace.set_request_id("id\x1b]0;owned\x07");
+  deadline::v1::HopTrace& frontend = *trace.mutable_hops(0);
+  frontend.set_address("\x1b[2J\x1b[H");
+  frontend.set_code("OK\r\n  backend  0.0 -> 1.0ms  OK");
+  frontend.set_stop(
+      "done <script>&amp;\x01\xc2\x9b"
+      "31m\xe2\x80\xae");
+  // Cut by the SVG's 100-character label in the middle of a euro sign.
+  trace.mutable_hops(1)->set_stop(std::string(58, 'x') + "\xe2\x82\xac");
+  return trace;
+}
+
+TEST(TimelineTest, HopTextCannotAddLinesOrEscapeSequences) {
+  const std::string text = FormatTimeline(
+      MakeTimeline("Fetch", Client("DEADLINE_EXCEEDED"), HostileTrace()));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 4) << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\r'), std::string::npos) << text;
+  EXPECT_THAT(text, HasSubstr("timeline of request id\\x1b]0;owned\\x07 "));
+  EXPECT_THAT(text, HasSubstr("frontend \\x1b[2J\\x1b[H"));
+  EXPECT_THAT(text, HasSubstr("OK\\r\\n  backend  0.0 -> 1.0ms  OK"));
+  EXPECT_THAT(text,
+              HasSubstr("done <script>&amp;\\x01\\u{009B}31m\\u{202E}\n"));
+}
+
+TEST(TimelineTest, SvgOfHostileTextIsWellFormed) {
+  const std::string svg = RenderSvg(
+      MakeTimeline("Fetch", Client("DEADLINE_EXCEEDED"), HostileTrace()));
+  EXPECT_EQ(svg.find('\x1b'), std::string::npos);
+  EXPECT_THAT(svg, HasSubstr("done &lt;script&gt;&amp;amp;\\x01"));
+  EXPECT_THAT(CheckedSvg(svg, "hostile"),
+              HasSubstr("lanes=3 bars=3 deadlines=3 client_deadline=1 "
+                        "cancels=0 labels=client|frontend \\x1b[2J\\x1b[H|"
+                        "backend 127.0.0.1:50061"));
+}
+
+// A time past absl's range reads as InfiniteFuture(): drawn at the edge,
+// where it once made the axis loop forever.
+TEST(TimelineTest, SvgOfAHopFinishingAtTheEndOfTimeIsDrawnAtTheEdge) {
+  deadline::v1::BudgetTrace trace = TimedOutTrace();
+  trace.mutable_hops(1)->mutable_finished_at()->set_seconds(
+      std::numeric_limits<int64_t>::max());
+  trace.mutable_hops(1)->mutable_finished_at()->set_nanos(2'000'000'000);
+  trace.mutable_hops(1)->mutable_deadline()->set_seconds(
+      std::numeric_limits<int64_t>::max());
+  const Timeline timeline =
+      MakeTimeline("Fetch", Client("DEADLINE_EXCEEDED"), trace);
+  ASSERT_EQ(timeline.lanes[2].end, absl::InfiniteFuture());
+  const std::string svg = RenderSvg(timeline);
+  EXPECT_EQ(svg.find("nan"), std::string::npos);
+  EXPECT_EQ(svg.find("inf"), std::string::npos);
+  // The bar runs to the plot's right edge (230 + 640).
+  EXPECT_THAT(svg, HasSubstr("<rect class=\"bar\" x=\"230.0\" "
+                             "y=\"150.0\" width=\"640.0\""));
+  EXPECT_THAT(CheckedSvg(svg, "end_of_time"), HasSubstr("lanes=3 bars=3"));
 }
 
 }  // namespace

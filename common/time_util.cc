@@ -45,9 +45,14 @@ std::chrono::system_clock::time_point ToGrpcDeadline(absl::Time deadline) {
 
 absl::StatusOr<absl::Duration> FromProtoDuration(
     const google::protobuf::Duration& proto, absl::string_view field) {
+  // google.protobuf.Duration's own range, about 10000 years either way.
+  // Beyond it absl saturates: seconds INT64_MIN, nanos -1 became
+  // -InfiniteDuration().
+  constexpr int64_t kMaxSeconds = 315'576'000'000;
   const int64_t seconds = proto.seconds();
   const int32_t nanos = proto.nanos();
-  if (nanos <= -1'000'000'000 || nanos >= 1'000'000'000 ||
+  if (seconds < -kMaxSeconds || seconds > kMaxSeconds ||
+      nanos <= -1'000'000'000 || nanos >= 1'000'000'000 ||
       (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0)) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, " is not a valid Duration (seconds ", seconds,

@@ -32,8 +32,10 @@ absl::Time FromGrpcTimespec(gpr_timespec t);
 // earliest time gRPC reads as a deadline, so it stays expired.
 std::chrono::system_clock::time_point ToGrpcDeadline(absl::Time deadline);
 
-// Converts a protobuf Duration, rejecting malformed ones (nanos out of range
-// or of the other sign than seconds) with INVALID_ARGUMENT naming `field`.
+// Converts a protobuf Duration, rejecting malformed ones (seconds beyond
+// the +-315576000000 that google.protobuf.Duration allows, nanos out of
+// range or of the other sign than seconds) with INVALID_ARGUMENT naming
+// `field`. The result is always finite.
 absl::StatusOr<absl::Duration> FromProtoDuration(
     const google::protobuf::Duration& proto, absl::string_view field);
 

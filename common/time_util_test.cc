@@ -1,6 +1,7 @@
 #include "common/time_util.h"
 
 #include <chrono>
+#include <limits>
 
 #include "gtest/gtest.h"
 
@@ -83,6 +84,30 @@ TEST(ProtoDurationTest, MalformedIsInvalidArgumentNamingTheField) {
   proto.set_nanos(1'000'000'000);
   EXPECT_EQ(FromProtoDuration(proto, "f").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ProtoDurationTest, AcceptsTheWholeProtobufRangeAndNoMore) {
+  google::protobuf::Duration proto;
+  proto.set_seconds(315'576'000'000);
+  proto.set_nanos(999'999'999);
+  auto d = FromProtoDuration(proto, "f");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(*d,
+            absl::Seconds(315'576'000'000) + absl::Nanoseconds(999'999'999));
+  proto.set_seconds(-315'576'000'000);
+  proto.set_nanos(-999'999'999);
+  ASSERT_TRUE(FromProtoDuration(proto, "f").ok());
+
+  // Further out, absl saturates: this one read as -InfiniteDuration().
+  proto.set_seconds(std::numeric_limits<int64_t>::min());
+  proto.set_nanos(-1);
+  EXPECT_EQ(FromProtoDuration(proto, "f").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  proto.set_seconds(315'576'000'001);
+  proto.set_nanos(0);
+  EXPECT_EQ(FromProtoDuration(proto, "f").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FormatBudgetField(true, proto), "?");
 }
 
 TEST(ProtoTimeTest, RoundTripsToTheMicrosecond) {

@@ -443,7 +443,9 @@ class FrontendService::FetchAllCall final : public Call {
     for (const WorkRequest& panel : request_.panels()) {
       panels.push_back(&panel);
     }
-    Begin(Validate(request_), std::move(panels),
+    Begin(ValidateFetchAllRequest(request_, service.options_.limits,
+                                  service.options_.max_panels),
+          std::move(panels),
           request_.mode() == deadline::v1::FAN_OUT_MODE_PARTIAL
               ? FanOutMode::kPartial
               : FanOutMode::kAllOrNothing,
@@ -451,26 +453,6 @@ class FrontendService::FetchAllCall final : public Call {
   }
 
  private:
-  absl::Status Validate(const FetchAllRequest& request) const {
-    const int max_panels = service_.options_.max_panels;
-    if (request.panels_size() > max_panels) {
-      return absl::InvalidArgumentError(absl::StrCat("panels must be at most ",
-                                                     max_panels, ", got ",
-                                                     request.panels_size()));
-    }
-    if (!deadline::v1::FanOutMode_IsValid(request.mode())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("mode must be a FanOutMode, got ", request.mode()));
-    }
-    for (int i = 0; i < request.panels_size(); ++i) {
-      const absl::StatusOr<WorkSpec> spec =
-          ParseWorkRequest(request.panels(i), service_.options_.limits,
-                           absl::StrCat("panels[", i, "]."));
-      if (!spec.ok()) return spec.status();
-    }
-    return absl::OkStatus();
-  }
-
   void FillReply(const absl::Status&) override {
     const int n = fan_out_ ? fan_out_->options().panels : 0;
     for (int i = 0; i < n; ++i) {

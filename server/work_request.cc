@@ -58,4 +58,24 @@ absl::StatusOr<WorkSpec> ParseWorkRequest(
   return spec;
 }
 
+absl::Status ValidateFetchAllRequest(
+    const deadline::v1::FetchAllRequest& request, const WorkLimits& limits,
+    int max_panels) {
+  if (request.panels_size() > max_panels) {
+    return absl::InvalidArgumentError(absl::StrCat("panels must be at most ",
+                                                   max_panels, ", got ",
+                                                   request.panels_size()));
+  }
+  if (!deadline::v1::FanOutMode_IsValid(request.mode())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mode must be a FanOutMode, got ", request.mode()));
+  }
+  for (int i = 0; i < request.panels_size(); ++i) {
+    const absl::StatusOr<WorkSpec> spec = ParseWorkRequest(
+        request.panels(i), limits, absl::StrCat("panels[", i, "]."));
+    if (!spec.ok()) return absl::InvalidArgumentError(spec.status().message());
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace deadline

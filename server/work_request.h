@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -27,6 +28,15 @@ struct WorkLimits {
 absl::StatusOr<WorkSpec> ParseWorkRequest(
     const deadline::v1::WorkRequest& request, const WorkLimits& limits,
     absl::string_view field_prefix = "");
+
+// Checks a FetchAll request, in this order: at most `max_panels` panels, a
+// known FanOutMode, then each panel as ParseWorkRequest does with the prefix
+// "panels[i].". OK, or INVALID_ARGUMENT for the first problem found, naming
+// the field and the limit (e.g. "panels must be at most 16, got 17"). The
+// messages name no hop: the caller adds its own prefix.
+absl::Status ValidateFetchAllRequest(
+    const deadline::v1::FetchAllRequest& request, const WorkLimits& limits,
+    int max_panels);
 
 }  // namespace deadline
 

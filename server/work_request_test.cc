@@ -7,6 +7,7 @@
 namespace deadline {
 namespace {
 
+using ::deadline::v1::FetchAllRequest;
 using ::deadline::v1::WorkRequest;
 
 WorkRequest Request(int steps, absl::Duration step) {
@@ -94,6 +95,77 @@ TEST(ParseWorkRequestTest, RejectsUnknownKind) {
 
 TEST(ParseWorkRequestTest, FieldNamesCarryThePrefix) {
   ExpectInvalid(Request(-1, absl::Milliseconds(1)), {"work.steps"}, "work.");
+}
+
+FetchAllRequest FetchAll(int panels) {
+  FetchAllRequest request;
+  for (int i = 0; i < panels; ++i) {
+    *request.add_panels() = Request(10, absl::Milliseconds(10));
+  }
+  return request;
+}
+
+TEST(ValidateFetchAllRequestTest, AcceptsPanelsUpToTheLimitInEitherMode) {
+  FetchAllRequest request = FetchAll(16);
+  EXPECT_TRUE(ValidateFetchAllRequest(request, WorkLimits{}, 16).ok());
+  request.set_mode(deadline::v1::FAN_OUT_MODE_PARTIAL);
+  EXPECT_TRUE(ValidateFetchAllRequest(request, WorkLimits{}, 16).ok());
+  request.set_mode(deadline::v1::FAN_OUT_MODE_ALL_OR_NOTHING);
+  EXPECT_TRUE(ValidateFetchAllRequest(request, WorkLimits{}, 16).ok());
+}
+
+TEST(ValidateFetchAllRequestTest, NoPanelsIsValid) {
+  EXPECT_TRUE(ValidateFetchAllRequest(FetchAll(0), WorkLimits{}, 16).ok());
+}
+
+TEST(ValidateFetchAllRequestTest, RejectsTooManyPanels) {
+  const absl::Status status =
+      ValidateFetchAllRequest(FetchAll(17), WorkLimits{}, 16);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "panels must be at most 16, got 17");
+}
+
+TEST(ValidateFetchAllRequestTest, TheLimitIsTheCallersChoice) {
+  EXPECT_EQ(ValidateFetchAllRequest(FetchAll(3), WorkLimits{}, 2).message(),
+            "panels must be at most 2, got 3");
+}
+
+TEST(ValidateFetchAllRequestTest, RejectsUnknownMode) {
+  FetchAllRequest request = FetchAll(1);
+  request.set_mode(static_cast<deadline::v1::FanOutMode>(9));
+  const absl::Status status =
+      ValidateFetchAllRequest(request, WorkLimits{}, 16);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "mode must be a FanOutMode, got 9");
+}
+
+TEST(ValidateFetchAllRequestTest, CountsPanelsBeforeLookingAtTheMode) {
+  FetchAllRequest request = FetchAll(17);
+  request.set_mode(static_cast<deadline::v1::FanOutMode>(9));
+  EXPECT_EQ(ValidateFetchAllRequest(request, WorkLimits{}, 16).message(),
+            "panels must be at most 16, got 17");
+}
+
+TEST(ValidateFetchAllRequestTest, NamesTheFirstBadPanelByIndex) {
+  FetchAllRequest request = FetchAll(4);
+  request.mutable_panels(2)->set_steps(-1);
+  request.mutable_panels(3)->set_steps(-1);
+  const absl::Status status =
+      ValidateFetchAllRequest(request, WorkLimits{}, 16);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "panels[2].steps must be between 0 and 100000, got -1");
+}
+
+TEST(ValidateFetchAllRequestTest, AppliesTheWorkLimitsToEachPanel) {
+  FetchAllRequest request = FetchAll(2);
+  WorkLimits limits;
+  limits.max_step = absl::Milliseconds(5);
+  const absl::Status status = ValidateFetchAllRequest(request, limits, 16);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(status.message(), "panels[0].step_duration"))
+      << status.message();
+  EXPECT_TRUE(absl::StrContains(status.message(), "5ms")) << status.message();
 }
 
 }  // namespace
