@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/flags.h"
 #include "common/signals.h"
+#include "common/transport.h"
 #include "server/server_runner.h"
 
 ABSL_FLAG(std::string, log, "errors",
@@ -95,9 +96,17 @@ ServingFlags ServingFlagsOrExit(absl::string_view listen,
       absl::GetFlag(FLAGS_max_connection_age_grace);
   serving.tls = {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
                  absl::GetFlag(FLAGS_tls_client_ca)};
-  if (const absl::Status valid = ValidateServingOptions(serving);
-      !valid.ok()) {
+  if (const absl::Status valid = ValidateServingOptions(serving); !valid.ok()) {
     ExitWithUsageError(valid.message());
+  }
+  // A half-given pair or an unreadable file is a usage error, found now
+  // rather than when the server starts. (Whether the files hold valid PEM,
+  // and the key matches the certificate, gRPC 1.51 only finds out when it
+  // binds the port: see ServeUntilSignalled.)
+  if (const absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>>
+          credentials = ServerCredentialsFor(serving.tls);
+      !credentials.ok()) {
+    ExitWithUsageError(credentials.status().message());
   }
   if (serving.max_connection_age_grace < max_deadline) {
     ExitWithUsageError(absl::StrCat(
@@ -115,8 +124,13 @@ int ServeUntilSignalled(absl::string_view name, const ServingFlags& flags,
   const std::string who(name);
   absl::StatusOr<RunningServer> running = StartServer(flags.serving, services);
   if (!running.ok()) {
-    std::fprintf(stderr, "%s: %s\n", who.c_str(),
-                 std::string(running.status().message()).c_str());
+    std::fprintf(stderr, "%s: %s%s\n", who.c_str(),
+                 std::string(running.status().message()).c_str(),
+                 flags.serving.tls.cert.empty()
+                     ? ""
+                     : " (or --tls_cert, --tls_key or --tls_client_ca is not "
+                       "valid PEM, or the key does not match the "
+                       "certificate: gRPC's log above says which)");
     return 1;
   }
   if (flags.serving.tls.cert.empty() && !IsLoopback(running->address)) {

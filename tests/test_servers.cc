@@ -19,8 +19,9 @@
 namespace deadline::testing {
 namespace {
 
-RunningServer MustStart(const std::vector<grpc::Service*>& services) {
-  absl::StatusOr<RunningServer> running = StartServer("127.0.0.1:0", services);
+RunningServer MustStart(const std::vector<grpc::Service*>& services,
+                        const ServingOptions& serving = {}) {
+  absl::StatusOr<RunningServer> running = StartServer(serving, services);
   if (!running.ok()) {
     std::fprintf(stderr, "cannot start a test server: %s\n",
                  running.status().ToString().c_str());
@@ -48,7 +49,8 @@ std::string ApiName(BackendApi api) {
   return api == BackendApi::kCallback ? "Callback" : "Sync";
 }
 
-TestBackend::TestBackend(BackendOptions options, BackendApi api) {
+TestBackend::TestBackend(BackendOptions options, BackendApi api,
+                         const ServingOptions& serving) {
   options.on_call_end = [this](const deadline::v1::BudgetTrace& trace) {
     absl::MutexLock lock(&mu_);
     ended_.push_back(trace);
@@ -67,7 +69,7 @@ TestBackend::TestBackend(BackendOptions options, BackendApi api) {
     service_ = std::move(service);
   }
   stats_service_ = std::make_unique<StatsService>(stats_);
-  running_ = MustStart({service_.get(), stats_service_.get()});
+  running_ = MustStart({service_.get(), stats_service_.get()}, serving);
   channel_ = ChannelTo(running_.address);
   stub_ = deadline::v1::Backend::NewStub(channel_);
 }

@@ -29,8 +29,12 @@ std::string ApiName(BackendApi api);  // "Callback", "Sync": for test names.
 // A real backend server in the test process.
 class TestBackend {
  public:
+  // Serves as `serving` says (default: plaintext on 127.0.0.1:0). stub()
+  // and channel() are plaintext: with `serving.tls` set, reach the server
+  // on a channel of your own (see ChannelCredentialsFor()).
   explicit TestBackend(BackendOptions options = {},
-                       BackendApi api = BackendApi::kCallback);
+                       BackendApi api = BackendApi::kCallback,
+                       const ServingOptions& serving = {});
   explicit TestBackend(BackendApi api) : TestBackend(BackendOptions{}, api) {}
   ~TestBackend() { Stop(absl::ZeroDuration()); }
 
