@@ -238,6 +238,7 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
           absl::StrCat("backend ", attempt.address, " answered steps_done ",
                        attempt.reply.steps_done(), " for work of ", steps,
                        " steps"));
+      attempt.reply.Clear();  // Not an answer to pass on.
     }
     // An OK Fetch whose caller wants no trace needs no more than the reply:
     // the hot path skips the trailers.
@@ -464,9 +465,11 @@ class FrontendService::FetchAllCall final : public Call {
       if (!answer.status->ok()) {
         panel.set_message(BackendMessage(*answer.status));
       }
-      *panel.mutable_reply() = *answer.reply;
-      // A failed call has no reply: its steps come with the backend's trace.
-      if (answer.hop->steps_done() > 0) {
+      if (answer.status->ok()) {
+        *panel.mutable_reply() = *answer.reply;
+      } else {
+        // A failed call has no reply: its steps come with the backend's
+        // trace (kept within what was asked).
         panel.mutable_reply()->set_steps_done(answer.hop->steps_done());
       }
       if (propagates()) {
