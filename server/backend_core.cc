@@ -100,12 +100,19 @@ const absl::Status& BackendCall::End(const WorkResult& result, bool shed) {
       ending.outcome == Outcome::kDeadlineExceeded
           ? absl::StatusCode::kDeadlineExceeded
           : absl::StatusCode::kCancelled,
-      absl::StrCat("backend: ", FormatBudget(record_.budget_at_arrival()),
-                   " at arrival, stopped after ", result.steps_done, "/",
-                   spec_.steps, " steps",
+      absl::StrCat("backend: ", BudgetWords(), ", stopped after ",
+                   result.steps_done, "/", spec_.steps, " steps",
                    result.reason == StopReason::kDeadline ? " " : ": ",
                    ending.stop));
   return Finish(std::move(ending));
+}
+
+std::string BackendCall::BudgetWords() const {
+  if (record_.budget_at_arrival() == absl::InfiniteDuration()) {
+    return absl::StrCat("no deadline at arrival, so the default ",
+                        FormatBudget(core_.options_.budget.default_deadline));
+  }
+  return absl::StrCat(FormatBudget(record_.budget_at_arrival()), " at arrival");
 }
 
 const absl::Status& BackendCall::Refuse(const absl::Status& why) {

@@ -130,6 +130,8 @@ class BackendCall {
 
  private:
   const absl::Status& Finish(HopEnding ending);
+  // "88ms at arrival", or "no deadline at arrival, so the default 5s".
+  std::string BudgetWords() const;
 
   BackendCore& core_;
   HopRecord record_;

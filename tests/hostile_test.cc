@@ -159,8 +159,8 @@ TEST(HostileBackendTest, ManyLongPanelTracesStillFitTheAnswer) {
   deadline::v1::HopTrace& hop = *trace.add_hops();
   hop.set_hop("backend");
   hop.set_stop(std::string(500, 's'));
-  HostileBackend backend({grpc::StatusCode::UNAVAILABLE, "down", "",
-                          trace.SerializeAsString()});
+  HostileBackend backend(
+      {grpc::StatusCode::UNAVAILABLE, "down", "", trace.SerializeAsString()});
   TestFrontend frontend(backend.address());
   FetchAllRequest request;
   request.set_mode(deadline::v1::FAN_OUT_MODE_PARTIAL);
@@ -217,8 +217,8 @@ TEST(MalformedRequestTest, BothServersAnswerInvalidArgumentAndCountIt) {
             "the request did not parse as a deadline.v1.WorkRequest");
   ASSERT_TRUE(WaitUntil([&] { return frontend.stats().invalid == 2; }));
   // An empty message is a valid empty request, and both still serve.
-  EXPECT_TRUE(SendRaw(frontend.channel(), "/deadline.v1.Frontend/Fetch", "")
-                  .ok());
+  EXPECT_TRUE(
+      SendRaw(frontend.channel(), "/deadline.v1.Frontend/Fetch", "").ok());
   EXPECT_TRUE(Fetch(frontend, 2).status.ok());
 }
 
@@ -240,6 +240,44 @@ TEST(OverloadTest, TheFrontendRefusesBeyondItsBoundAtOnce) {
   EXPECT_EQ(frontend.stats().overloaded, 1);
   first.Cancel();
   second.Cancel();
+}
+
+// A deadline 2,500,000 hours away: past the year 2262, where gRPC's
+// system_clock deadline() wraps into the past. gRPC C++ sends at most
+// 27,000 hours of it (tests/raw_http2_test.py sends the whole of it, as a
+// foreign client can).
+gpr_timespec FarDeadline() {
+  gpr_timespec far = gpr_now(GPR_CLOCK_REALTIME);
+  far.tv_sec += int64_t{2'500'000} * 3600;
+  return far;
+}
+
+TEST(AbsurdDeadlineTest, IsClampedAtBothHopsNotWrappedIntoThePast) {
+  TestBackend backend;
+  TestFrontend frontend(backend.address());
+  grpc::ClientContext context;
+  context.set_deadline(FarDeadline());
+  FetchRequest request;
+  *request.mutable_work() = Work(2, absl::Milliseconds(1));
+  deadline::v1::FetchReply reply;
+  const grpc::Status status = frontend.stub().Fetch(&context, request, &reply);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GT(ToDuration(reply.budget_at_start()), absl::Hours(26'000));
+  // Clamped to --max_deadline (60 s) less the reserve.
+  EXPECT_EQ(ToDuration(reply.budget_forwarded()),
+            absl::Seconds(60) - absl::Milliseconds(10));
+  EXPECT_LE(ToDuration(reply.backend().budget_at_start()), absl::Seconds(60));
+  EXPECT_EQ(reply.backend().steps_done(), 2);
+
+  // Directly at the backend, which clamps too.
+  grpc::ClientContext direct;
+  direct.set_deadline(FarDeadline());
+  deadline::v1::WorkReply work_reply;
+  ASSERT_TRUE(backend.stub()
+                  .Work(&direct, Work(2, absl::Milliseconds(1)), &work_reply)
+                  .ok());
+  EXPECT_GT(ToDuration(work_reply.budget_at_start()), absl::Hours(26'000));
+  EXPECT_EQ(work_reply.steps_done(), 2);
 }
 
 }  // namespace
