@@ -4,6 +4,7 @@
 #include <random>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace deadline {
@@ -120,6 +121,19 @@ std::string RequestIdOf(const grpc::ServerContextBase& context) {
     if (SaneRequestId(id)) return std::string(id);
   }
   return NewRequestId();
+}
+
+int AttemptOf(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find("grpc-previous-rpc-attempts");
+  int previous = 0;
+  if (it == metadata.end() ||
+      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
+                        &previous) ||
+      previous < 0 || previous > 100) {
+    return 1;
+  }
+  return previous + 1;
 }
 
 std::string NewRequestId() {

@@ -68,6 +68,10 @@ deadline::v1::BudgetTrace* TraceFrom(const grpc::ClientContext& context,
 // [A-Za-z0-9._-], so it is safe to log); otherwise a new one.
 std::string RequestIdOf(const grpc::ServerContextBase& context);
 
+// Which attempt of its call the call of `context` is, 1-based: gRPC's
+// retries say how many came before in grpc-previous-rpc-attempts.
+int AttemptOf(const grpc::ServerContextBase& context);
+
 // A new random request id: 16 hex digits.
 std::string NewRequestId();
 

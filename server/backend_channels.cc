@@ -59,9 +59,9 @@ absl::StatusOr<std::vector<BackendTarget>> ParseBackends(
       const std::vector<std::string> replicas = absl::StrSplit(entry, '+');
       for (const std::string& replica : replicas) {
         if (!IsHostPort(replica) || absl::StartsWith(replica, "[")) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "--backend: replica '", replica, "' of '", entry,
-              "' is not an IPv4 host:port"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("--backend: replica '", replica, "' of '", entry,
+                           "' is not an IPv4 host:port"));
         }
       }
       target.grpc_target = absl::StrCat("ipv4:", absl::StrJoin(replicas, ","));
@@ -115,11 +115,15 @@ std::string BackendServiceConfig(const BackendTarget& target,
   absl::StrAppend(&method, "}");
   std::string config = absl::StrCat(R"({"methodConfig": [)", method, "]");
   if (options.max_attempts > 1) {
-    // A token bucket per process and target: each failure takes a token,
-    // each success gives back 1.5, and retries stop below half of the 10:
-    // they go on at a 50% failure rate and stop in a sustained outage.
-    absl::StrAppend(&config,
-                    R"(, "retryThrottling": {"maxTokens": 10, "tokenRatio": 1.5})");
+    // A token bucket per process and target: each failed attempt takes a
+    // token, each successful call gives back 1.5, and retries stop at half
+    // of the 100. At a 50% failure rate a call costs about one failed
+    // attempt and brings 1.4 back, so retries go on; in a sustained outage
+    // they stop after 50 failed attempts. (With a bucket of 10, a run of
+    // five failures already stopped them for a while.)
+    absl::StrAppend(
+        &config,
+        R"(, "retryThrottling": {"maxTokens": 100, "tokenRatio": 1.5})");
   }
   if (target.replica_set) {
     // Balanced over the replicas whose health service says SERVING: one
@@ -141,12 +145,14 @@ std::shared_ptr<grpc::Channel> CreateBackendChannel(
   // attempt that hangs (a dead host) quickly instead of after 20 s.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options.connect_timeout)));
+  args.SetInt(
+      GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options.connect_timeout)));
   SetKeepalive(options.keepalive, args);
   args.SetInt(GRPC_ARG_MAX_METADATA_SIZE, options.max_metadata_bytes);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, options.max_attempts > 1 ? 1 : 0);
-  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(CheckedReplies(absl::StrCat("backend ", target.name)));
   return grpc::experimental::CreateCustomChannelWithInterceptors(

@@ -10,9 +10,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 TEST(ParseBackendsTest, ReadsBackendsReplicaSetsAndTargets) {
-  const absl::StatusOr<std::vector<BackendTarget>> targets = ParseBackends(
-      {"127.0.0.1:7001", "127.0.0.1:7002+127.0.0.1:7003",
-       "dns:///backend.example:7000", "localhost:9"});
+  const absl::StatusOr<std::vector<BackendTarget>> targets =
+      ParseBackends({"127.0.0.1:7001", "127.0.0.1:7002+127.0.0.1:7003",
+                     "dns:///backend.example:7000", "localhost:9"});
   ASSERT_TRUE(targets.ok()) << targets.status();
   ASSERT_EQ(targets->size(), 4);
   EXPECT_EQ((*targets)[0].grpc_target, "127.0.0.1:7001");
@@ -26,9 +26,9 @@ TEST(ParseBackendsTest, ReadsBackendsReplicaSetsAndTargets) {
 }
 
 TEST(ParseBackendsTest, RefusesWhatIsNotAnAddressNamingIt) {
-  for (const char* bad : {"", "nocolon", "host:", "host:0", "host:70000",
-                          "a b:1", "127.0.0.1:1+", "127.0.0.1:1+x",
-                          "host:12ab"}) {
+  for (const char* bad :
+       {"", "nocolon", "host:", "host:0", "host:70000", "a b:1", "127.0.0.1:1+",
+        "127.0.0.1:1+x", "host:12ab"}) {
     const absl::StatusOr<std::vector<BackendTarget>> targets =
         ParseBackends({bad});
     ASSERT_FALSE(targets.ok()) << bad;
@@ -58,7 +58,7 @@ TEST(BackendServiceConfigTest, RetriesOnlyUnavailableAndAreThrottled) {
   EXPECT_THAT(config, HasSubstr(R"("maxAttempts": 4)"));
   EXPECT_THAT(config, HasSubstr(R"("retryableStatusCodes": ["UNAVAILABLE"])"));
   EXPECT_THAT(config, HasSubstr(R"("initialBackoff": "0.010s")"));
-  EXPECT_THAT(config, HasSubstr(R"("tokenRatio": 1.5)"));
+  EXPECT_THAT(config, HasSubstr(R"("maxTokens": 100, "tokenRatio": 1.5)"));
 }
 
 TEST(BackendChannelOptionsTest, AttemptsAreOneToFive) {

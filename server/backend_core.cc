@@ -1,11 +1,21 @@
 #include "server/backend_core.h"
 
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/time_util.h"
 
 namespace deadline {
+namespace {
+
+// A uniform draw in [0, 1), one generator per thread.
+double Draw() {
+  thread_local std::mt19937_64 engine(std::random_device{}());
+  return std::uniform_real_distribution<double>(0, 1)(engine);
+}
+
+}  // namespace
 
 absl::Status ValidateBackendOptions(const BackendOptions& options) {
   if (absl::Status budget = ValidateBudgetOptions(options.budget);
@@ -18,6 +28,9 @@ absl::Status ValidateBackendOptions(const BackendOptions& options) {
   }
   if (!(options.slowdown >= 1.0 && options.slowdown <= 1000.0)) {
     return absl::InvalidArgumentError("--slowdown must be 1 to 1000");
+  }
+  if (!(options.fail_rate >= 0.0 && options.fail_rate <= 1.0)) {
+    return absl::InvalidArgumentError("--fail_rate must be 0 to 1");
   }
   if (options.workers < 1 || options.workers > 1024) {
     return absl::InvalidArgumentError("--workers must be 1 to 1024");
@@ -34,15 +47,16 @@ BackendCore::BackendCore(const BackendOptions& options, Clock& clock)
   sink_.on_call_end = options.on_call_end;
 }
 
-BackendCall::BackendCall(BackendCore& core, absl::string_view method,
-                         std::string request_id, absl::Time deadline,
+BackendCall::BackendCall(BackendCore& core, CallArrival arrival,
                          const deadline::v1::WorkRequest& request,
                          const absl::Status& received)
     : core_(core),
-      record_(core.sink_, "backend", method, std::move(request_id),
-              core.clock_.Now()),
-      deadline_(deadline) {
+      record_(core.sink_, "backend", arrival.method,
+              std::move(arrival.request_id), core.clock_.Now()),
+      deadline_(arrival.deadline) {
+  const absl::Time deadline = arrival.deadline;
   record_.SetDeadline(deadline);
+  record_.SetAttempt(arrival.attempt);
   if (!received.ok()) {
     Finish({absl::Status(received.code(),
                          absl::StrCat("backend: ", received.message())),
@@ -50,6 +64,13 @@ BackendCall::BackendCall(BackendCore& core, absl::string_view method,
     return;
   }
   record_.SetStepsRequested(request.steps());
+  if (core.options_.fail_rate > 0 && Draw() < core.options_.fail_rate) {
+    Finish({absl::UnavailableError(absl::StrCat(
+                "backend: refused on purpose, before any work (--fail_rate=",
+                core.options_.fail_rate, ", a test aid)")),
+            Outcome::kFailed, "refused on purpose (--fail_rate)"});
+    return;
+  }
   const absl::StatusOr<WorkSpec> spec =
       ParseWorkRequest(request, core.options_.limits);
   if (!spec.ok()) {

@@ -36,6 +36,10 @@ struct BackendOptions {
   // Every step takes this many times its requested length: a way to run one
   // slow backend among fast ones (the dashboard story). At least 1.
   double slowdown = 1.0;
+  // A TEST AID: this fraction of calls is answered UNAVAILABLE at once,
+  // before any work, as a backend that refuses would (gRPC's retries resend
+  // exactly such calls). 0 to 1.
+  double fail_rate = 0;
   // Threads for CPU-bound work (the callback service): default, the cores.
   int workers =
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -54,6 +58,14 @@ struct BackendOptions {
 absl::Status ValidateBackendOptions(const BackendOptions& options);
 
 class BackendCall;
+
+// What a call brings with it, besides its request.
+struct CallArrival {
+  absl::string_view method;  // A literal: "Work", "WorkStream".
+  std::string request_id;
+  absl::Time deadline = absl::InfiniteFuture();  // Infinite: none.
+  int attempt = 1;  // 1-based, as gRPC's retries count.
+};
 
 // What both backend services (callback and sync) share, free of gRPC: the
 // options, the budget policy, the counters and the log. Each call begins
@@ -75,6 +87,14 @@ class BackendCore {
 
  private:
   friend class BackendCall;
+
+  // What a call brings with it, besides its request.
+  struct CallArrival {
+    absl::string_view method;  // A literal: "Work", "WorkStream".
+    std::string request_id;
+    absl::Time deadline = absl::InfiniteFuture();  // Infinite: none.
+    int attempt = 1;  // 1-based, as gRPC's retries count.
+  };
   const BackendOptions options_;
   Clock& clock_;
   const BudgetPolicy policy_;
@@ -91,11 +111,10 @@ class BackendCore {
 class BackendCall {
  public:
   // The call arrives now: validates `request` (INVALID_ARGUMENT naming the
-  // field) and plans its budget from `deadline` (InfiniteFuture(): none).
-  // `received` says whether a request arrived that parsed (see
-  // ParseRequest()); when it is not OK, the call ends at once with its code.
-  BackendCall(BackendCore& core, absl::string_view method,
-              std::string request_id, absl::Time deadline,
+  // field) and plans its budget from the arrival's deadline. `received`
+  // says whether a request arrived that parsed (see ParseRequest()); when it
+  // is not OK, the call ends at once with its code.
+  BackendCall(BackendCore& core, CallArrival arrival,
               const deadline::v1::WorkRequest& request,
               const absl::Status& received = absl::OkStatus());
 

@@ -40,7 +40,7 @@ class BackendCallTest : public ::testing::Test {
 };
 
 TEST_F(BackendCallTest, AdmitsWorkAndStopsAReserveBeforeTheDeadline) {
-  BackendCall call(core(), "Work", "id", now_ + Milliseconds(300),
+  BackendCall call(core(), {"Work", "id", now_ + Milliseconds(300)},
                    Work(10, Milliseconds(5)));
   ASSERT_TRUE(call.admitted());
   EXPECT_EQ(call.spec().steps, 10);
@@ -50,7 +50,7 @@ TEST_F(BackendCallTest, AdmitsWorkAndStopsAReserveBeforeTheDeadline) {
 
 TEST_F(BackendCallTest, TheSlowdownStretchesEveryStep) {
   options_.slowdown = 3;
-  BackendCall call(core(), "Work", "id", absl::InfiniteFuture(),
+  BackendCall call(core(), {"Work", "id", absl::InfiniteFuture()},
                    Work(10, Milliseconds(5)));
   EXPECT_EQ(call.spec().step, Milliseconds(15));
 }
@@ -58,16 +58,16 @@ TEST_F(BackendCallTest, TheSlowdownStretchesEveryStep) {
 TEST_F(BackendCallTest, NoDeadlineGetsTheDefaultAndLongOnesAreClamped) {
   options_.budget.default_deadline = Milliseconds(700);
   options_.budget.max_deadline = absl::Seconds(2);
-  BackendCall none(core(), "Work", "id", absl::InfiniteFuture(),
+  BackendCall none(core(), {"Work", "id", absl::InfiniteFuture()},
                    Work(1, Milliseconds(1)));
   EXPECT_EQ(none.stop_at(), now_ + Milliseconds(698));
-  BackendCall far(core(), "Work", "id", now_ + absl::Hours(2'500'000),
+  BackendCall far(core(), {"Work", "id", now_ + absl::Hours(2'500'000)},
                   Work(1, Milliseconds(1)));
   EXPECT_EQ(far.stop_at(), now_ + absl::Seconds(2) - Milliseconds(2));
 }
 
 TEST_F(BackendCallTest, ABadRequestEndsAtOnceNamingTheField) {
-  BackendCall call(core(), "Work", "id", absl::InfiniteFuture(),
+  BackendCall call(core(), {"Work", "id", absl::InfiniteFuture()},
                    Work(-3, Milliseconds(1)));
   EXPECT_FALSE(call.admitted());
   EXPECT_EQ(call.status().code(), absl::StatusCode::kInvalidArgument);
@@ -79,7 +79,7 @@ TEST_F(BackendCallTest, ABadRequestEndsAtOnceNamingTheField) {
 
 TEST_F(BackendCallTest, ARequestThatDidNotArriveWholeEndsWithItsCode) {
   BackendCall unparsed(
-      core(), "Work", "id", absl::InfiniteFuture(), Work(1, Milliseconds(1)),
+      core(), {"Work", "id", absl::InfiniteFuture()}, Work(1, Milliseconds(1)),
       absl::InvalidArgumentError("the request did not parse as a X"));
   EXPECT_FALSE(unparsed.admitted());
   EXPECT_EQ(unparsed.status().code(), absl::StatusCode::kInvalidArgument);
@@ -87,7 +87,7 @@ TEST_F(BackendCallTest, ARequestThatDidNotArriveWholeEndsWithItsCode) {
             "backend: the request did not parse as a X");
   EXPECT_EQ(unparsed.trace().hops(0).stop(),
             "the request did not parse as a X");
-  BackendCall gone(core(), "Work", "id", absl::InfiniteFuture(),
+  BackendCall gone(core(), {"Work", "id", absl::InfiniteFuture()},
                    Work(1, Milliseconds(1)), absl::CancelledError("gone"));
   EXPECT_EQ(gone.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(core().stats().Snapshot().invalid, 1);
@@ -95,7 +95,7 @@ TEST_F(BackendCallTest, ARequestThatDidNotArriveWholeEndsWithItsCode) {
 }
 
 TEST_F(BackendCallTest, TooLittleBudgetFailsFastWithoutWork) {
-  BackendCall call(core(), "Work", "id", now_ + Milliseconds(1),
+  BackendCall call(core(), {"Work", "id", now_ + Milliseconds(1)},
                    Work(10, Milliseconds(1)));
   EXPECT_FALSE(call.admitted());
   EXPECT_EQ(call.status().code(), absl::StatusCode::kDeadlineExceeded);
@@ -119,7 +119,7 @@ TEST_F(BackendCallTest, EachEndingHasItsCodeAndSaysWhy) {
              "the caller cancelled"},
         Case{StopReason::kAborted, absl::StatusCode::kCancelled,
              "the caller cancelled"}}) {
-    BackendCall call(core(), "Work", "id", now_ + Milliseconds(100),
+    BackendCall call(core(), {"Work", "id", now_ + Milliseconds(100)},
                      Work(10, Milliseconds(10)));
     const absl::Status& status =
         call.End(Result(c.reason, 4, absl::ZeroDuration()));
@@ -141,7 +141,7 @@ TEST_F(BackendCallTest, EachEndingHasItsCodeAndSaysWhy) {
 }
 
 TEST_F(BackendCallTest, ACallShedFromTheQueueSaysSo) {
-  BackendCall call(core(), "Work", "id", now_ + Milliseconds(100),
+  BackendCall call(core(), {"Work", "id", now_ + Milliseconds(100)},
                    Work(10, Milliseconds(10)));
   const absl::Status& status = call.End(
       Result(StopReason::kDeadline, 0, absl::ZeroDuration()), /*shed=*/true);
@@ -153,14 +153,14 @@ TEST_F(BackendCallTest, ACallShedFromTheQueueSaysSo) {
 
 TEST_F(BackendCallTest, CancelledByAShutdownSaysTheServerDidIt) {
   core().BeginShutdown(now_ + Milliseconds(50));
-  BackendCall during_grace(core(), "Work", "id", absl::InfiniteFuture(),
+  BackendCall during_grace(core(), {"Work", "id", absl::InfiniteFuture()},
                            Work(10, Milliseconds(10)));
   clock_.Advance(Milliseconds(20));
   EXPECT_THAT(
       during_grace.End(Result(StopReason::kCancelled, 2, absl::ZeroDuration()))
           .message(),
       HasSubstr("the caller cancelled"));
-  BackendCall call(core(), "Work", "id", absl::InfiniteFuture(),
+  BackendCall call(core(), {"Work", "id", absl::InfiniteFuture()},
                    Work(10, Milliseconds(10)));
   clock_.Advance(Milliseconds(30));
   const absl::Status& status =
@@ -171,7 +171,7 @@ TEST_F(BackendCallTest, CancelledByAShutdownSaysTheServerDidIt) {
 }
 
 TEST_F(BackendCallTest, RefusedForOverloadIsResourceExhausted) {
-  BackendCall call(core(), "Work", "id", absl::InfiniteFuture(),
+  BackendCall call(core(), {"Work", "id", absl::InfiniteFuture()},
                    Work(10, Milliseconds(10)));
   const absl::Status& status =
       call.Refuse(absl::ResourceExhaustedError("the work queue is full"));
@@ -181,7 +181,7 @@ TEST_F(BackendCallTest, RefusedForOverloadIsResourceExhausted) {
 }
 
 TEST_F(BackendCallTest, RepliesCarryTheStepsAndTheBudget) {
-  BackendCall call(core(), "Work", "id", now_ + Milliseconds(100),
+  BackendCall call(core(), {"Work", "id", now_ + Milliseconds(100)},
                    Work(10, Milliseconds(1)));
   clock_.Advance(Milliseconds(10));
   call.End(Result(StopReason::kCompleted, 10, absl::ZeroDuration()));
@@ -194,6 +194,29 @@ TEST_F(BackendCallTest, RepliesCarryTheStepsAndTheBudget) {
   EXPECT_EQ(progress.step(), 3);
   EXPECT_EQ(*FromProtoDuration(progress.elapsed(), ""), Milliseconds(3));
   EXPECT_EQ(*FromProtoDuration(progress.time_left(), ""), Milliseconds(97));
+}
+
+TEST_F(BackendCallTest, AFailRateRefusesThatShareOfCallsBeforeAnyWork) {
+  options_.fail_rate = 1;
+  BackendCall call(core(), {"Work", "id", absl::InfiniteFuture(), 3},
+                   Work(10, Milliseconds(1)));
+  EXPECT_FALSE(call.admitted());
+  EXPECT_EQ(call.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(call.status().message(), HasSubstr("--fail_rate"));
+  EXPECT_EQ(call.trace().hops(0).attempt(), 3);
+  EXPECT_EQ(call.trace().hops(0).steps_done(), 0);
+}
+
+TEST_F(BackendCallTest, AboutTheGivenShareFails) {
+  options_.fail_rate = 0.5;
+  int failed = 0;
+  for (int i = 0; i < 1000; ++i) {
+    BackendCall call(core(), {"Work", "id", absl::InfiniteFuture()},
+                     Work(1, Milliseconds(1)));
+    failed += !call.admitted();
+  }
+  EXPECT_GT(failed, 400);
+  EXPECT_LT(failed, 600);
 }
 
 TEST(BackendOptionsTest, RefusesNonsenseNamingTheFlag) {

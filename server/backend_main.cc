@@ -34,6 +34,10 @@ ABSL_FLAG(absl::Duration, max_deadline, absl::Seconds(60),
 ABSL_FLAG(double, slowdown, 1.0,
           "every step takes this many times its requested length (1 to "
           "1000): a slow backend for the fan-out demo");
+ABSL_FLAG(double, fail_rate, 0,
+          "A TEST AID: answer this fraction of calls (0 to 1) UNAVAILABLE at "
+          "once, before any work, as a refusing backend would; the "
+          "frontend's --retries resend them");
 ABSL_FLAG(int, workers, 0,
           "threads for CPU-bound work (callback API); 0: one per core");
 ABSL_FLAG(int, max_queue, 256,
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
   options.budget.default_deadline = absl::GetFlag(FLAGS_default_deadline);
   options.budget.max_deadline = absl::GetFlag(FLAGS_max_deadline);
   options.slowdown = absl::GetFlag(FLAGS_slowdown);
+  options.fail_rate = absl::GetFlag(FLAGS_fail_rate);
   if (absl::GetFlag(FLAGS_workers) != 0) {
     options.workers = absl::GetFlag(FLAGS_workers);
   }

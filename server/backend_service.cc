@@ -51,7 +51,9 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
           absl::string_view method, const grpc::ByteBuffer& request)
       : service_(service),
         context_(context),
-        call_(service.core_, method, RequestIdOf(context), DeadlineOf(context),
+        call_(service.core_,
+              {method, RequestIdOf(context), DeadlineOf(context),
+               AttemptOf(context)},
               request_, ParseRequest(request, request_)) {
     service_.live_.fetch_add(1, std::memory_order_relaxed);
   }

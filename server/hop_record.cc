@@ -33,6 +33,8 @@ void HopRecord::SetStepsRequested(int64_t steps) {
   mutable_hop().set_steps_requested(static_cast<int32_t>(steps));
 }
 
+void HopRecord::SetAttempt(int attempt) { mutable_hop().set_attempt(attempt); }
+
 void HopRecord::AddCalledHop(deadline::v1::HopTrace hop) {
   trace_.add_hops()->Swap(&hop);  // Copies: the hop is not in the arena.
 }

@@ -63,6 +63,8 @@ class HopRecord {
   // The timeout this hop gave the calls it made.
   void SetForwarded(absl::Duration forwarded);
   void SetStepsRequested(int64_t steps);
+  // Which attempt of its call this is, 1-based (gRPC's retries).
+  void SetAttempt(int attempt);
   // Appends the hop of a call this one made (in call order).
   void AddCalledHop(deadline::v1::HopTrace hop);
   // The same for a hop made in arena(), which the record takes over.

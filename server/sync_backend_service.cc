@@ -30,8 +30,10 @@ grpc::Status SyncBackendService::Run(absl::string_view method,
                                      const WorkRequest& request,
                                      WorkReply* reply,
                                      grpc::ServerWriter<WorkProgress>* writer) {
-  BackendCall call(core_, method, RequestIdOf(context), DeadlineOf(context),
-                   request);
+  BackendCall call(
+      core_,
+      {method, RequestIdOf(context), DeadlineOf(context), AttemptOf(context)},
+      request);
   if (call.admitted()) {
     Clock& clock = core_.clock();
     CancelSignal cancel(clock);
