@@ -275,7 +275,10 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
       ToProtoTime(attempt.sent_at, hop->mutable_arrived_at());
       ToProtoTime(attempt.ended_at, hop->mutable_finished_at());
       if (propagates()) {
+        // What it was sent with, as far as this side knows.
         ToProtoTime(budget_.forward_deadline, hop->mutable_deadline());
+        ToProtoDuration(budget_.forward_deadline - attempt.sent_at,
+                        hop->mutable_budget_at_arrival());
       }
       hop->set_steps_requested(panels_[fan_out_->panel_of(id)]->steps());
       hop->set_code(
