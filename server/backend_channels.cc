@@ -148,6 +148,14 @@ std::shared_ptr<grpc::Channel> CreateBackendChannel(
   args.SetInt(
       GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
       static_cast<int>(absl::ToInt64Milliseconds(options.connect_timeout)));
+  // Connections of its own. By default channels with equal arguments share
+  // a process-wide pool of subchannels, so two entries naming one backend
+  // share its connection and its reconnect backoff; and in gRPC 1.51 a
+  // pick_first that starts over (after its connection broke) on a
+  // subchannel already waiting out a backoff reports CONNECTING, so its
+  // fail-fast calls waited out that backoff (100 ms at first, up to 2 s
+  // later) instead of failing at once.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   SetKeepalive(options.keepalive, args);
   args.SetInt(GRPC_ARG_MAX_METADATA_SIZE, options.max_metadata_bytes);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, options.max_attempts > 1 ? 1 : 0);
