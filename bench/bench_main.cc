@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "bench/benchmarks.h"
 #include "bench/compare.h"
+#include "bench/flood.h"
 #include "bench/report.h"
 #include "common/flags.h"
 #include "server/server_main.h"
@@ -31,6 +32,11 @@ ABSL_FLAG(std::string, h2load, "/usr/bin/h2load",
 ABSL_FLAG(std::string, go_chain, "",
           "the Go comparison chain built by bench/go_chain/build.sh; empty "
           "leaves it out of the chain comparison");
+ABSL_FLAG(std::string, python, "/usr/bin/python3",
+          "Debian's python3 with python3-h2, for the flood benchmark");
+ABSL_FLAG(std::string, h2flood, "bench/h2flood.py",
+          "the hostile HTTP/2 peer, for the flood benchmark; skipped if "
+          "absent or if python3-h2 is missing");
 ABSL_FLAG(std::string, only, "",
           "comma-separated benchmark ids to run (default: all)");
 
@@ -71,7 +77,8 @@ int main(int argc, char** argv) {
       argc, argv,
       "bench: measures the deadline chain against its limits.\n"
       "Usage: bench [--quick] [--out=DIR] [--bin_dir=DIR] [--h2load=PATH]\n"
-      "             [--go_chain=PATH] [--only=ids]",
+      "             [--go_chain=PATH] [--python=PATH] [--h2flood=PATH]\n"
+      "             [--only=ids]",
       {__FILE__});
   deadline::bench::Config config;
   config.quick = absl::GetFlag(FLAGS_quick);
@@ -79,6 +86,8 @@ int main(int argc, char** argv) {
   config.h2load = absl::GetFlag(FLAGS_h2load);
   if (access(config.h2load.c_str(), X_OK) != 0) config.h2load.clear();
   config.go_chain = absl::GetFlag(FLAGS_go_chain);
+  config.python = absl::GetFlag(FLAGS_python);
+  config.h2flood = absl::GetFlag(FLAGS_h2flood);
   const std::string only = absl::GetFlag(FLAGS_only);
   const std::vector<std::string> wanted_list =
       absl::StrSplit(only, ',', absl::SkipEmpty());
@@ -97,6 +106,7 @@ int main(int argc, char** argv) {
           {"checking_cost", deadline::bench::CheckingCost},
           {"scale", deadline::bench::Scale},
           {"chain_comparison", deadline::bench::ChainComparison},
+          {"flood", deadline::bench::Flood},
       };
   deadline::bench::RunInfo info;
   info.date =

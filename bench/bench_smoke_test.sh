@@ -6,10 +6,12 @@ set -uo pipefail
 root="$TEST_SRCDIR/$TEST_WORKSPACE"
 out="$TEST_TMPDIR/bench"
 mkdir -p "$out"
-# h2load drives the chain comparison when installed; without it, that
-# section says so in a row.
+# h2load drives the chain comparison when installed, and python3-h2 the
+# flood; without them, those sections say so in a row.
 "$root/bench/bench" --quick --out="$out" --bin_dir="$root" \
-  --h2load="$(command -v h2load || true)" >"$out/stdout" 2>&1
+  --h2load="$(command -v h2load || true)" \
+  --python=/usr/bin/python3 --h2flood="$root/bench/h2flood.py" \
+  >"$out/stdout" 2>&1
 status=$?
 cat "$out/stdout"
 failed=0
@@ -22,7 +24,7 @@ results = json.load(open(f"{out}/results.json"))
 ids = [s["id"] for s in results["sections"]]
 expected = ["hop_overhead", "throughput", "deadline_fidelity", "stop_latency",
             "wasted_work", "budget_accuracy", "checking_cost", "scale",
-            "chain_comparison"]
+            "chain_comparison", "flood"]
 assert ids == expected, f"sections {ids}"
 for section in results["sections"]:
     assert section["rows"], f"{section['id']} reported nothing"

@@ -22,6 +22,10 @@ struct Config {
   // The Go comparison chain (bench/go_chain, built by its build.sh), for
   // the chain comparison; empty skips its rows.
   std::string go_chain;
+  // Debian's python3 with python3-h2, and bench/h2flood.py (the hostile
+  // HTTP/2 peer), for the flood benchmark; either empty skips it.
+  std::string python;
+  std::string h2flood;
 };
 
 enum class Verdict { kNone, kMet, kMissed };

@@ -27,7 +27,7 @@ ABSL_FLAG(int, max_streams, deadline::ServingOptions().max_streams,
 ABSL_FLAG(deadline::ByteSize, max_memory,
           deadline::ByteSize{deadline::ServingOptions().max_memory_bytes},
           "gRPC's memory quota for this server (0: unbounded): under "
-          "pressure it shrinks windows and refuses new streams");
+          "pressure gRPC shrinks its buffers and windows");
 ABSL_FLAG(absl::Duration, keepalive_time,
           deadline::ServingOptions().keepalive.time,
           "ping a connection silent this long; with --keepalive_timeout, a "
