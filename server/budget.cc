@@ -32,6 +32,15 @@ absl::Status ValidateBudgetOptions(const BudgetOptions& options) {
   return absl::OkStatus();
 }
 
+absl::Duration WireRounding(absl::Duration d) {
+  if (d < absl::Seconds(1) || d == absl::InfiniteDuration()) {
+    return absl::ZeroDuration();
+  }
+  if (d < absl::Seconds(10)) return absl::Milliseconds(10);
+  if (d < absl::Seconds(100)) return absl::Milliseconds(100);
+  return absl::Seconds(1);  // At least; --max_deadline clamps these anyway.
+}
+
 Budget BudgetPolicy::Plan(absl::Time caller_deadline) const {
   return Plan(caller_deadline, clock_.Now());
 }
@@ -42,7 +51,8 @@ Budget BudgetPolicy::Plan(absl::Time caller_deadline, absl::Time now) const {
   const absl::Duration usable =
       budget.at_arrival == absl::InfiniteDuration()
           ? options_.default_deadline
-          : std::min(budget.at_arrival, options_.max_deadline);
+          : std::min(budget.at_arrival - WireRounding(budget.at_arrival),
+                     options_.max_deadline);
   budget.forwarded = usable - options_.reserve;
   budget.forward_deadline = now + budget.forwarded;
   budget.fail_fast = budget.forwarded < options_.min_budget;

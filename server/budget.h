@@ -28,6 +28,12 @@ struct BudgetOptions {
 // always fail fast).
 absl::Status ValidateBudgetOptions(const BudgetOptions& options);
 
+// How much a caller's budget of `d` may have grown on the wire: gRPC sends
+// a deadline as a relative timeout rounded up, to the millisecond below
+// 1 s (zero here), to 10 ms below 10 s, to 100 ms below 100 s, and to at
+// least 1 s beyond.
+absl::Duration WireRounding(absl::Duration d);
+
 // One call's budget, as planned at its arrival.
 struct Budget {
   // Time left until the caller's deadline; InfiniteDuration() when the
@@ -41,9 +47,12 @@ struct Budget {
   bool fail_fast = false;
 };
 
-// Plans budgets: forwarded = min(at_arrival, max_deadline) - reserve (or
-// default_deadline - reserve without a deadline), and fail_fast when
-// forwarded < min_budget. Never overflows, whatever the caller's deadline.
+// Plans budgets: forwarded = min(at_arrival - WireRounding(at_arrival),
+// max_deadline) - reserve (or default_deadline - reserve without a
+// deadline), and fail_fast when forwarded < min_budget. The rounding comes
+// off because the caller's real deadline may be that much earlier than the
+// one that arrived: a 10 ms reserve alone would not hold from 1 to 10 s.
+// Never overflows, whatever the caller's deadline.
 // Thread-safe; `clock` must outlive the policy.
 class BudgetPolicy {
  public:

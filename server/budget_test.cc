@@ -82,5 +82,23 @@ TEST(BudgetOptionsTest, RejectsNonsense) {
   }
 }
 
+TEST_F(BudgetPolicyTest, WhatTheWireMayHaveRoundedUpComesOff) {
+  // 1.5 s arrived: the caller's deadline may be up to 10 ms earlier.
+  const Budget b = policy_.Plan(now_ + Milliseconds(1500));
+  EXPECT_EQ(b.at_arrival, Milliseconds(1500));
+  EXPECT_EQ(b.forwarded, Milliseconds(1480));
+}
+
+TEST(WireRoundingTest, GrowsWithTheTimeoutsUnit) {
+  EXPECT_EQ(WireRounding(Milliseconds(999)), absl::ZeroDuration());
+  EXPECT_EQ(WireRounding(Seconds(1)), Milliseconds(10));
+  EXPECT_EQ(WireRounding(Milliseconds(9999)), Milliseconds(10));
+  EXPECT_EQ(WireRounding(Seconds(10)), Milliseconds(100));
+  EXPECT_EQ(WireRounding(Seconds(99)), Milliseconds(100));
+  EXPECT_EQ(WireRounding(Seconds(100)), Seconds(1));
+  EXPECT_EQ(WireRounding(absl::Hours(27'000)), Seconds(1));
+  EXPECT_EQ(WireRounding(absl::InfiniteDuration()), absl::ZeroDuration());
+}
+
 }  // namespace
 }  // namespace deadline
