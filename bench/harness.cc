@@ -1,9 +1,19 @@
 #include "bench/harness.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/time_util.h"
@@ -51,6 +61,25 @@ BareCall::BareCall(deadline::v1::Stats::Stub& stub, absl::Time deadline)
                 std::function<void(grpc::Status)> done) {
     stub.async()->GetStats(context, request, reply, std::move(done));
   });
+}
+
+double CpuSecondsOf(pid_t pid) {
+  std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
+  const std::string stat((std::istreambuf_iterator<char>(file)),
+                         std::istreambuf_iterator<char>());
+  // The name, in parentheses, may hold spaces: count fields after it.
+  const size_t name_end = stat.rfind(") ");
+  if (name_end == std::string::npos) return NAN;
+  // From the third field (state) on; utime and stime are the 14th and 15th.
+  const std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(name_end + 2), ' ');
+  int64_t user = 0;
+  int64_t system = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &user) ||
+      !absl::SimpleAtoi(fields[12], &system)) {
+    return NAN;
+  }
+  return static_cast<double>(user + system) / sysconf(_SC_CLK_TCK);
 }
 
 double ClosedLoopRate(

@@ -1,6 +1,8 @@
 #ifndef DEADLINE_BENCH_HARNESS_H_
 #define DEADLINE_BENCH_HARNESS_H_
 
+#include <sys/types.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -62,6 +64,10 @@ class BareCall final : public UnaryCall<deadline::v1::GetStatsRequest,
  public:
   BareCall(deadline::v1::Stats::Stub& stub, absl::Time deadline);
 };
+
+// CPU time (user + system) process `pid` has used, in seconds, from
+// /proc/PID/stat (10 ms ticks); NaN when unknown.
+double CpuSecondsOf(pid_t pid);
 
 // Keeps `in_flight` calls going for `duration`, starting the next as soon as
 // one completes (closed loop, callback API: no thread waits per call), and
