@@ -43,9 +43,9 @@ namespace deadline {
 //   deadline_budget_at_arrival_seconds      histogram: time left until the
 //       call's deadline when it arrived here (a deadline already past: 0).
 //       Calls without a deadline are not in it: see the next one. Calls
-//       refused before their deadline was read (unparsed requests, and at
-//       the frontend invalid requests and calls beyond --max_in_flight)
-//       are in neither.
+//       refused before their deadline was read (at the frontend: requests
+//       that do not parse or are invalid, and calls beyond
+//       --max_in_flight) are in neither.
 //   deadline_calls_without_deadline_total   calls that arrived without one.
 //   deadline_stop_latency_seconds           histogram, for calls stopped by
 //       their deadline or their caller (answered DEADLINE_EXCEEDED or

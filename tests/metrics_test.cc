@@ -2,6 +2,7 @@
 // servers' output, and the metrics agree with what Stats says.
 #include <signal.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -199,6 +200,48 @@ TEST_F(MetricsBinariesTest, ShutdownStopsTheMetricsWithoutDelay) {
   // The default drain is 200 ms; the metrics add no wait of their own.
   EXPECT_LT(absl::Now() - signalled, absl::Seconds(1.5));
   EXPECT_FALSE(Scrape(backend_->metrics_address).ok());
+}
+
+// A hedge that wins an OK Fetch whose caller wants no trace is counted too.
+TEST(HedgeMetricsTest, TheFrontendCountsItsHedges) {
+  absl::optional<MetricsServer> slow =
+      StartWithMetrics("server/backend", {"--log=none", "--slowdown=20"});
+  absl::optional<MetricsServer> fast =
+      StartWithMetrics("server/backend", {"--log=none"});
+  ASSERT_TRUE(slow.has_value() && fast.has_value());
+  absl::optional<MetricsServer> frontend = StartWithMetrics(
+      "server/frontend",
+      {"--log=none", "--hedge_after=30ms",
+       absl::StrCat("--backend=", slow->address, ",", fast->address)});
+  ASSERT_TRUE(frontend.has_value());
+
+  // The first Fetch goes to the slow backend (5 steps of 200 ms), and its
+  // hedge, 30 ms later, to the fast one (5 of 10 ms), which wins.
+  auto stub = deadline::v1::Frontend::NewStub(ChannelTo(frontend->address));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  deadline::v1::FetchRequest request;
+  *request.mutable_work() = Work(5, absl::Milliseconds(10));
+  deadline::v1::FetchReply reply;
+  ASSERT_TRUE(stub->Fetch(&context, request, &reply).ok());
+  EXPECT_EQ(reply.backend().steps_done(), 5);
+
+  const std::map<std::string, std::string> fetch = {{"hop", "frontend"},
+                                                    {"method", "Fetch"}};
+  EXPECT_TRUE(WaitUntil([&] {
+    const absl::StatusOr<std::vector<Sample>> samples =
+        Scrape(frontend->metrics_address);
+    return samples.ok() &&
+           ValueOf(*samples, "deadline_hedges_total", fetch) == 1.0;
+  }));
+  // The slow backend's call was cancelled when the hedge won.
+  EXPECT_TRUE(WaitUntil([&] {
+    const absl::StatusOr<std::vector<Sample>> samples =
+        Scrape(slow->metrics_address);
+    return samples.ok() && SumOf(*samples, "deadline_calls_total",
+                                 {{"code", "CANCELLED"}}) == 1;
+  }));
 }
 
 TEST(MetricsFlagTest, WithoutItNoMetricsAreServed) {
