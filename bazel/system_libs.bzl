@@ -1,4 +1,5 @@
-"""Wraps the system's gRPC, Protobuf, Abseil and GoogleTest as cc_libraries.
+"""Wraps the system's C++ libraries (gRPC, Protobuf, Abseil, GoogleTest,
+prometheus-cpp) as cc_libraries.
 
 Headers live under /usr/include, which the auto-configured toolchain already
 allows; only the link flags are needed. They come from pkg-config when the
@@ -24,6 +25,8 @@ _LIBS = {
     "gtest_main": ["gtest_main"],
     "gmock": ["gmock"],
     "benchmark": ["benchmark"],
+    # prometheus-cpp: metric families (core) and the HTTP exposer (pull).
+    "prometheus": ["prometheus-cpp-pull", "prometheus-cpp-core"],
 }
 
 # Libraries without a pkg-config file.
@@ -49,5 +52,5 @@ def _system_libs_impl(ctx):
 system_libs = repository_rule(
     implementation = _system_libs_impl,
     local = True,
-    doc = "cc_libraries for the system's gRPC, Protobuf, Abseil and GoogleTest.",
+    doc = "cc_libraries for the system's gRPC, Protobuf, Abseil, GoogleTest and prometheus-cpp.",
 )

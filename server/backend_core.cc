@@ -45,6 +45,7 @@ BackendCore::BackendCore(const BackendOptions& options, Clock& clock)
     : options_(options), clock_(clock), policy_(options.budget, clock) {
   sink_.log = options.log;
   sink_.on_call_end = options.on_call_end;
+  sink_.observer = options.observer;
 }
 
 BackendCall::BackendCall(BackendCore& core, CallArrival arrival,

@@ -51,6 +51,9 @@ struct BackendOptions {
   // on the thread that ends it: a hook for tests and benchmarks.
   // Thread-safe and quick.
   std::function<void(const deadline::v1::BudgetTrace&)> on_call_end;
+  // If set, told of each call as it ends (the server's metrics); must
+  // outlive the service.
+  HopObserver* observer = nullptr;
 };
 
 // OK when the options make sense; otherwise INVALID_ARGUMENT naming the

@@ -1,4 +1,5 @@
 // The backend: slow work that stops as soon as its caller gives up.
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -8,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/flags.h"
 #include "server/backend_service.h"
+#include "server/metrics.h"
 #include "server/server_main.h"
 #include "server/stats_service.h"
 #include "server/sync_backend_service.h"
@@ -69,20 +71,34 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_listen), options.budget.max_deadline);
   options.log = serving.log;
   const std::string api = absl::GetFlag(FLAGS_api);
+  if (api != "callback" && api != "sync") {
+    deadline::ExitWithUsageError("--api must be callback or sync");
+  }
+  // Prometheus's view of the calls, fed as each ends; the gauges read the
+  // same snapshot as Stats. Only the callback API has a worker queue.
+  std::unique_ptr<deadline::ServerMetrics> metrics;
+  if (!serving.metrics_listen.empty()) {
+    metrics = std::make_unique<deadline::ServerMetrics>(
+        "backend", std::vector<std::string>{"Work", "WorkStream"},
+        /*queue=*/api == "callback");
+    options.observer = metrics.get();
+  }
   if (api == "callback") {
     deadline::BackendService backend(options);
     deadline::StatsService stats([&backend] { return backend.stats(); });
+    if (metrics)
+      metrics->ReadGaugesFrom([&backend] { return backend.stats(); });
     return deadline::ServeUntilSignalled(
         "backend", serving, {&backend, &stats},
         absl::StrCat(" (callback API, ", options.workers, " workers)"),
-        [&] { backend.BeginShutdown(absl::Now() + serving.grace); });
+        [&] { backend.BeginShutdown(absl::Now() + serving.grace); },
+        metrics.get());
   }
-  if (api == "sync") {
-    deadline::SyncBackendService backend(options);
-    deadline::StatsService stats([&backend] { return backend.stats(); });
-    return deadline::ServeUntilSignalled(
-        "backend", serving, {&backend, &stats}, " (sync API)",
-        [&] { backend.BeginShutdown(absl::Now() + serving.grace); });
-  }
-  deadline::ExitWithUsageError("--api must be callback or sync");
+  deadline::SyncBackendService backend(options);
+  deadline::StatsService stats([&backend] { return backend.stats(); });
+  if (metrics) metrics->ReadGaugesFrom([&backend] { return backend.stats(); });
+  return deadline::ServeUntilSignalled(
+      "backend", serving, {&backend, &stats}, " (sync API)",
+      [&] { backend.BeginShutdown(absl::Now() + serving.grace); },
+      metrics.get());
 }

@@ -1,4 +1,5 @@
 // The frontend: forwards its caller's remaining budget to the backends.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "common/transport.h"
 #include "server/backend_channels.h"
 #include "server/frontend_service.h"
+#include "server/metrics.h"
 #include "server/server_main.h"
 #include "server/stats_service.h"
 
@@ -115,12 +117,25 @@ int main(int argc, char** argv) {
       deadline::ParseBackends(absl::GetFlag(FLAGS_backend));
   if (!backends.ok()) deadline::ExitWithUsageError(backends.status().message());
 
+  // Prometheus's view of the calls, fed as each ends; the gauges read the
+  // same counters as Stats.
+  std::unique_ptr<deadline::ServerMetrics> metrics;
+  if (!serving.metrics_listen.empty()) {
+    metrics = std::make_unique<deadline::ServerMetrics>(
+        "frontend", std::vector<std::string>{"Fetch", "FetchAll"});
+    options.observer = metrics.get();
+  }
   deadline::FrontendService frontend(*backends, options);
   deadline::StatsService stats(frontend.stats());
+  if (metrics) {
+    metrics->ReadGaugesFrom(
+        [&frontend] { return frontend.stats().Snapshot(); });
+  }
   return deadline::ServeUntilSignalled(
       "frontend", serving, {&frontend, &stats},
       absl::StrCat(" (backends ",
                    absl::StrJoin(absl::GetFlag(FLAGS_backend), ","),
                    ", propagation ", propagation, ")"),
-      [&] { frontend.BeginShutdown(absl::Now() + serving.grace); });
+      [&] { frontend.BeginShutdown(absl::Now() + serving.grace); },
+      metrics.get());
 }

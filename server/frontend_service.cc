@@ -241,8 +241,10 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
       attempt.reply.Clear();  // Not an answer to pass on.
     }
     // An OK Fetch whose caller wants no trace needs no more than the reply:
-    // the hot path skips the trailers.
-    if (!attempt.status.ok() || trace_wanted_ || panels_.size() > 1) {
+    // the hot path skips the trailers. A hedge is always recorded, so the
+    // metrics can count it from the trace.
+    if (!attempt.status.ok() || trace_wanted_ || panels_.size() > 1 ||
+        fan_out_->is_hedge(id)) {
       attempt.address = AddressOf(*attempt.context, attempt.address);
       attempt.hop = HopOf(id, attempt);
     }
@@ -493,6 +495,7 @@ FrontendService::FrontendService(const std::vector<BackendTarget>& backends,
     : options_(options), clock_(clock), policy_(options.budget, clock) {
   sink_.log = options.log;
   sink_.on_call_end = options.on_call_end;
+  sink_.observer = options.observer;
   const std::shared_ptr<grpc::ChannelCredentials> credentials =
       options.backend_credentials != nullptr
           ? options.backend_credentials

@@ -52,6 +52,9 @@ struct FrontendOptions {
   // If set, called with each call's trace as it ends: for tests and
   // benchmarks. Thread-safe and quick.
   std::function<void(const deadline::v1::BudgetTrace&)> on_call_end;
+  // If set, told of each call as it ends (the server's metrics); must
+  // outlive the service.
+  HopObserver* observer = nullptr;
 };
 
 // deadline.v1.Frontend on the callback API: no thread is held while a call

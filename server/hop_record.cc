@@ -18,6 +18,7 @@ HopRecord::HopRecord(HopSink& sink, absl::string_view hop,
 }
 
 void HopRecord::SetDeadline(absl::Time deadline) {
+  deadline_read_ = true;
   if (deadline == absl::InfiniteFuture()) return;
   budget_at_arrival_ = deadline - arrived_;
   ToProtoTime(deadline, mutable_hop().mutable_deadline());
@@ -63,6 +64,13 @@ const absl::Status& HopRecord::End(HopEnding ending, absl::Time now) {
   LogCall(sink_.log, method_, trace_, hop, ending_.stop_latency);
   call_.End(ending_.outcome, ending_.steps_done, ending_.stop_latency,
             ending_.shed);
+  if (sink_.observer != nullptr) {
+    sink_.observer->OnCallEnd({hop.hop(), method_, ending_, arrived_, now,
+                               deadline_read_
+                                   ? absl::make_optional(budget_at_arrival_)
+                                   : absl::nullopt,
+                               hop.steps_requested(), trace_});
+  }
   // Last: whoever the hook tells finds the call fully counted.
   if (sink_.on_call_end) sink_.on_call_end(trace_);
   return ending_.status;

@@ -16,16 +16,6 @@
 
 namespace deadline {
 
-// Where one server's hop records go as they end: its counters, its log
-// lines, and an optional hook. Thread-safe.
-struct HopSink {
-  CallStats stats;
-  LogMode log = LogMode::kErrors;
-  // If set, called with the call's trace as each call ends, on the thread
-  // that ends it: for metrics and benchmarks. Thread-safe and quick.
-  std::function<void(const deadline::v1::BudgetTrace&)> on_call_end;
-};
-
 // How a call ended at this hop.
 struct HopEnding {
   absl::Status status;
@@ -39,6 +29,49 @@ struct HopEnding {
   absl::optional<absl::Time> noticed_cancel_at;
   // The call left a queue without any work done.
   bool shed = false;
+};
+
+// Everything a hop's record knows of one call as it ends, for observers
+// that count calls their own way (see ServerMetrics). Valid only during
+// HopObserver::OnCallEnd().
+struct EndedCall {
+  absl::string_view hop;     // "frontend", "backend"
+  absl::string_view method;  // "Fetch", "Work", ...
+  const HopEnding& ending;   // stop_latency is at least zero
+  absl::Time arrived;
+  absl::Time finished;
+  // Time left until the deadline at arrival: nullopt when the call ended
+  // before its deadline was read (a request refused unread or unparsed);
+  // InfiniteDuration() when the call had no deadline. Negative when the
+  // deadline had passed before the call arrived.
+  absl::optional<absl::Duration> budget_at_arrival;
+  int64_t steps_requested;
+  // The whole trace: this hop first, then the hops it called.
+  const deadline::v1::BudgetTrace& trace;
+};
+
+// Told of every call a sink's records end, on the thread that ends it.
+// Implementations are thread-safe, quick and never block.
+class HopObserver {
+ public:
+  virtual ~HopObserver() = default;
+  virtual void OnCallEnd(const EndedCall& call) = 0;
+};
+
+// Where one server's hop records go as they end: its counters, its log
+// lines, an optional observer and an optional hook. Each ended call is
+// counted in `stats` and told to `observer` in the same HopRecord::End(),
+// from the same HopEnding, so the two agree. Thread-safe.
+struct HopSink {
+  CallStats stats;
+  LogMode log = LogMode::kErrors;
+  // If set, told of each call as it ends, after `stats` counted it and
+  // before `on_call_end` runs: the server's metrics. Must outlive the sink.
+  HopObserver* observer = nullptr;
+  // If set, called with the call's trace as each call ends, on the thread
+  // that ends it, after the counters and the observer: for tests and
+  // benchmarks. Thread-safe and quick.
+  std::function<void(const deadline::v1::BudgetTrace&)> on_call_end;
 };
 
 // What one hop did with one call, recorded once and told three ways: the
@@ -94,6 +127,7 @@ class HopRecord {
   const absl::string_view method_;
   const absl::Time arrived_;
   absl::Duration budget_at_arrival_ = absl::InfiniteDuration();
+  bool deadline_read_ = false;  // SetDeadline() was called.
   // The trace is made in an arena whose first block is part of this
   // record: on the hot path a call's trace costs no heap allocation.
   alignas(8) char arena_block_[1024];

@@ -50,6 +50,10 @@ ABSL_FLAG(std::string, tls_cert, "",
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA: require client certificates signed by it (mutual TLS)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on, over plain HTTP at "
+          "/metrics (an IPv4 address or a name; port 0 picks a free port); "
+          "empty: off");
 
 namespace deadline {
 
@@ -108,6 +112,13 @@ ServingFlags ServingFlagsOrExit(absl::string_view listen,
       !credentials.ok()) {
     ExitWithUsageError(credentials.status().message());
   }
+  flags.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (!flags.metrics_listen.empty()) {
+    if (const absl::Status valid = ValidateMetricsListen(flags.metrics_listen);
+        !valid.ok()) {
+      ExitWithUsageError(valid.message());
+    }
+  }
   if (serving.max_connection_age_grace < max_deadline) {
     ExitWithUsageError(absl::StrCat(
         "--max_connection_age_grace must be at least --max_deadline (",
@@ -120,8 +131,21 @@ ServingFlags ServingFlagsOrExit(absl::string_view listen,
 int ServeUntilSignalled(absl::string_view name, const ServingFlags& flags,
                         const std::vector<grpc::Service*>& services,
                         absl::string_view detail,
-                        const std::function<void()>& before_stop) {
+                        const std::function<void()>& before_stop,
+                        const ServerMetrics* metrics) {
   const std::string who(name);
+  // Served until this function returns: until after the server has stopped.
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint;
+  if (!flags.metrics_listen.empty() && metrics != nullptr) {
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> started =
+        MetricsEndpoint::Start(flags.metrics_listen, metrics->collectable());
+    if (!started.ok()) {
+      std::fprintf(stderr, "%s: %s\n", who.c_str(),
+                   std::string(started.status().message()).c_str());
+      return 1;
+    }
+    metrics_endpoint = *std::move(started);
+  }
   absl::StatusOr<RunningServer> running = StartServer(flags.serving, services);
   if (!running.ok()) {
     std::fprintf(stderr, "%s: %s%s\n", who.c_str(),
@@ -139,6 +163,10 @@ int ServeUntilSignalled(absl::string_view name, const ServingFlags& flags,
                  "anyone on the network can read and forge calls "
                  "(--tls_cert, --tls_key, --tls_client_ca)\n",
                  who.c_str(), running->address.c_str());
+  }
+  if (metrics_endpoint != nullptr) {
+    std::printf("%s metrics on %s\n", who.c_str(),
+                metrics_endpoint->address().c_str());
   }
   std::printf("%s listening on %s%s\n", who.c_str(), running->address.c_str(),
               std::string(detail).c_str());

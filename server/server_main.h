@@ -2,12 +2,14 @@
 #define DEADLINE_SERVER_SERVER_MAIN_H_
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/impl/service_type.h"
 #include "server/call_log.h"
+#include "server/metrics.h"
 #include "server/server_runner.h"
 
 namespace deadline {
@@ -35,20 +37,26 @@ struct ServingFlags {
   absl::Duration drain;
   absl::Duration grace;
   ServingOptions serving;
+  // --metrics_listen: HOST:PORT for Prometheus's /metrics; empty: none.
+  std::string metrics_listen;
 };
 ServingFlags ServingFlagsOrExit(absl::string_view listen,
                                 absl::Duration max_deadline);
 
 // Serves `services` as `flags.serving` says (with health and reflection),
-// prints "<name> listening on HOST:PORT<detail>" to stdout, waits for SIGINT
-// or SIGTERM, then stops gracefully, calling `before_stop` (if any) after
-// the drain (see StopServer). Warns on stderr when it serves plaintext
-// beyond loopback. Returns the process's exit status: 0, or 1 when it
-// cannot serve.
+// and, with `flags.metrics_listen` set, `metrics` over HTTP at /metrics
+// there, printing "<name> metrics on HOST:PORT"; then prints "<name>
+// listening on HOST:PORT<detail>" to stdout (last: everything is served by
+// then), waits for SIGINT or SIGTERM, then stops gracefully, calling
+// `before_stop` (if any) after the drain (see StopServer); the metrics are
+// served until the server has stopped. Warns on stderr when it serves
+// plaintext beyond loopback. Returns the process's exit status: 0, or 1 when
+// it cannot serve (or cannot serve the metrics).
 int ServeUntilSignalled(absl::string_view name, const ServingFlags& flags,
                         const std::vector<grpc::Service*>& services,
                         absl::string_view detail,
-                        const std::function<void()>& before_stop = nullptr);
+                        const std::function<void()>& before_stop = nullptr,
+                        const ServerMetrics* metrics = nullptr);
 
 }  // namespace deadline
 
