@@ -458,12 +458,12 @@ Section WastedWork(const Config& config) {
 
 Section BudgetAccuracy(const Config& config) {
   Section section{"budget_accuracy",
-                  "6. Budget accuracy (backend's budget_at_start vs the "
+                  "6. Budget accuracy (backend's budget_at_arrival vs the "
                   "client's deadline minus elapsed and reserve)"};
   Servers servers(QuietBackend(), QuietFrontend());
   const int calls = config.quick ? 10 : 500;
   const absl::Duration reserve = QuietFrontend().budget.reserve;
-  Distribution error("budget_at_start - expected");
+  Distribution error("budget_at_arrival - expected");
   for (int i = 0; i < calls; ++i) {
     const absl::Time deadline = absl::Now() + absl::Milliseconds(500);
     FetchCall call(servers.frontend(), FetchOf(Work(0, absl::ZeroDuration())),

@@ -27,7 +27,7 @@ template <typename Reply>
 std::string FrontendBudgets(const Reply& reply) {
   return absl::StrCat(
       " -> frontend ",
-      FormatBudgetField(reply.has_budget_at_start(), reply.budget_at_start()),
+      FormatBudgetField(reply.has_budget_at_arrival(), reply.budget_at_arrival()),
       " at arrival, forwarded ",
       FormatBudgetField(reply.has_budget_forwarded(),
                         reply.budget_forwarded()));
@@ -41,8 +41,8 @@ std::string FormatOutcome(const FetchOutcome& outcome,
   if (!outcome.status.ok()) return absl::StrCat(text, "\n");
   const deadline::v1::WorkReply& backend = outcome.reply.backend();
   return absl::StrCat(text, FrontendBudgets(outcome.reply), " -> backend ",
-                      FormatBudgetField(backend.has_budget_at_start(),
-                                        backend.budget_at_start()),
+                      FormatBudgetField(backend.has_budget_at_arrival(),
+                                        backend.budget_at_arrival()),
                       " at arrival, ", backend.steps_done(), " steps done\n");
 }
 

@@ -13,11 +13,11 @@ TEST(ReportTest, OkFetchShowsTheBudgetAtEachHop) {
   FetchOutcome outcome;
   outcome.elapsed = absl::Milliseconds(101);
   ToProtoDuration(absl::Microseconds(299'600),
-                  outcome.reply.mutable_budget_at_start());
+                  outcome.reply.mutable_budget_at_arrival());
   ToProtoDuration(absl::Microseconds(289'600),
                   outcome.reply.mutable_budget_forwarded());
   ToProtoDuration(absl::Microseconds(289'300),
-                  outcome.reply.mutable_backend()->mutable_budget_at_start());
+                  outcome.reply.mutable_backend()->mutable_budget_at_arrival());
   outcome.reply.mutable_backend()->set_steps_done(10);
   EXPECT_EQ(FormatOutcome(outcome, absl::Milliseconds(300)),
             "status:  OK\nelapsed: 101ms\nbudgets: client 300ms -> frontend "

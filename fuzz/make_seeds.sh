@@ -112,7 +112,7 @@ seed $t reply-partial FetchAllReply '
   panels { index: 1 backend: "127.0.0.1:50063" code: 4
            message: "backend: 88.1ms at arrival, stopped after 8/100 steps"
            reply { steps_done: 8 } elapsed { nanos: 88000000 } }
-  budget_at_start { nanos: 99000000 } budget_forwarded { nanos: 89000000 }'
+  budget_at_arrival { nanos: 99000000 } budget_forwarded { nanos: 89000000 }'
 
 # Durations and flags (text), and protobuf Durations (12 bytes).
 t=duration_fuzz

@@ -152,7 +152,7 @@ void BackendCall::FillReply(deadline::v1::WorkReply& reply) const {
   reply.set_steps_done(steps_done_);
   if (record_.budget_at_arrival() != absl::InfiniteDuration()) {
     ToProtoDuration(record_.budget_at_arrival(),
-                    reply.mutable_budget_at_start());
+                    reply.mutable_budget_at_arrival());
   }
 }
 

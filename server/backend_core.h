@@ -91,13 +91,6 @@ class BackendCore {
  private:
   friend class BackendCall;
 
-  // What a call brings with it, besides its request.
-  struct CallArrival {
-    absl::string_view method;  // A literal: "Work", "WorkStream".
-    std::string request_id;
-    absl::Time deadline = absl::InfiniteFuture();  // Infinite: none.
-    int attempt = 1;  // 1-based, as gRPC's retries count.
-  };
   const BackendOptions options_;
   Clock& clock_;
   const BudgetPolicy policy_;

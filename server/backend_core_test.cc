@@ -188,7 +188,7 @@ TEST_F(BackendCallTest, RepliesCarryTheStepsAndTheBudget) {
   deadline::v1::WorkReply reply;
   call.FillReply(reply);
   EXPECT_EQ(reply.steps_done(), 10);
-  EXPECT_EQ(*FromProtoDuration(reply.budget_at_start(), ""), Milliseconds(100));
+  EXPECT_EQ(*FromProtoDuration(reply.budget_at_arrival(), ""), Milliseconds(100));
   deadline::v1::WorkProgress progress;
   call.FillProgress(3, now_ + Milliseconds(3), progress);
   EXPECT_EQ(progress.step(), 3);

@@ -120,7 +120,7 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
                   Outcome::kRejected, absl::StrCat("fail fast: ", why)});
     }
     if (deadline != absl::InfiniteFuture()) {
-      ToProtoDuration(budget_.at_arrival, reply.mutable_budget_at_start());
+      ToProtoDuration(budget_.at_arrival, reply.mutable_budget_at_arrival());
     }
     if (propagates()) {
       record_.SetForwarded(budget_.forwarded);

@@ -70,10 +70,10 @@ TEST_P(ChainTest, OkReportsTheBudgetEachHopSaw) {
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
 
   const absl::Duration at_frontend =
-      ToDuration(outcome.reply.budget_at_start());
+      ToDuration(outcome.reply.budget_at_arrival());
   const absl::Duration forwarded = ToDuration(outcome.reply.budget_forwarded());
   const absl::Duration at_backend =
-      ToDuration(outcome.reply.backend().budget_at_start());
+      ToDuration(outcome.reply.backend().budget_at_arrival());
   // gRPC rounds deadlines up to the millisecond.
   EXPECT_LE(at_frontend, absl::Milliseconds(802));
   EXPECT_GE(at_frontend, absl::Milliseconds(500));
@@ -169,11 +169,11 @@ TEST_P(ChainTest, CallWithoutDeadlineGetsTheDefaultBudget) {
   const FetchOutcome outcome =
       Fetch(frontend, Work(1, absl::Milliseconds(1)), kNoDeadline);
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
-  EXPECT_FALSE(outcome.reply.has_budget_at_start());
+  EXPECT_FALSE(outcome.reply.has_budget_at_arrival());
   EXPECT_EQ(ToDuration(outcome.reply.budget_forwarded()),
             absl::Milliseconds(690));
   const absl::Duration at_backend =
-      ToDuration(outcome.reply.backend().budget_at_start());
+      ToDuration(outcome.reply.backend().budget_at_arrival());
   EXPECT_LE(at_backend, absl::Milliseconds(693));
   EXPECT_GE(at_backend, absl::Milliseconds(490));
 }
@@ -200,10 +200,10 @@ TEST_P(ChainTest, LongDeadlinesAreClamped) {
   const FetchOutcome outcome =
       Fetch(frontend, Work(1, absl::Milliseconds(1)), absl::Hours(1));
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
-  EXPECT_GT(ToDuration(outcome.reply.budget_at_start()), absl::Minutes(59));
+  EXPECT_GT(ToDuration(outcome.reply.budget_at_arrival()), absl::Minutes(59));
   EXPECT_EQ(ToDuration(outcome.reply.budget_forwarded()),
             absl::Milliseconds(790));
-  EXPECT_LE(ToDuration(outcome.reply.backend().budget_at_start()),
+  EXPECT_LE(ToDuration(outcome.reply.backend().budget_at_arrival()),
             absl::Milliseconds(793));
 }
 
@@ -405,14 +405,14 @@ TEST_P(ChainTraceTest, OkCallCarriesEachHopsStoryAndTheRequestId) {
   EXPECT_EQ(ToDuration(front.forwarded()),
             ToDuration(front.budget_at_arrival()) - absl::Milliseconds(10));
   EXPECT_EQ(ToDuration(front.budget_at_arrival()),
-            ToDuration(outcome.reply.budget_at_start()));
+            ToDuration(outcome.reply.budget_at_arrival()));
   EXPECT_EQ(back.hop(), "backend");
   EXPECT_EQ(back.address(), backend.address());
   EXPECT_EQ(back.code(), "OK");
   EXPECT_EQ(back.steps_done(), 5);
   EXPECT_EQ(back.steps_requested(), 5);
   EXPECT_EQ(ToDuration(back.budget_at_arrival()),
-            ToDuration(outcome.reply.backend().budget_at_start()));
+            ToDuration(outcome.reply.backend().budget_at_arrival()));
   EXPECT_EQ(front.steps_done(), 5);
   ExpectNested(trace);
 }

@@ -262,11 +262,11 @@ TEST(AbsurdDeadlineTest, IsClampedAtBothHopsNotWrappedIntoThePast) {
   deadline::v1::FetchReply reply;
   const grpc::Status status = frontend.stub().Fetch(&context, request, &reply);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_GT(ToDuration(reply.budget_at_start()), absl::Hours(26'000));
+  EXPECT_GT(ToDuration(reply.budget_at_arrival()), absl::Hours(26'000));
   // Clamped to --max_deadline (60 s) less the reserve.
   EXPECT_EQ(ToDuration(reply.budget_forwarded()),
             absl::Seconds(60) - absl::Milliseconds(10));
-  EXPECT_LE(ToDuration(reply.backend().budget_at_start()), absl::Seconds(60));
+  EXPECT_LE(ToDuration(reply.backend().budget_at_arrival()), absl::Seconds(60));
   EXPECT_EQ(reply.backend().steps_done(), 2);
 
   // Directly at the backend, which clamps too.
@@ -276,7 +276,7 @@ TEST(AbsurdDeadlineTest, IsClampedAtBothHopsNotWrappedIntoThePast) {
   ASSERT_TRUE(backend.stub()
                   .Work(&direct, Work(2, absl::Milliseconds(1)), &work_reply)
                   .ok());
-  EXPECT_GT(ToDuration(work_reply.budget_at_start()), absl::Hours(26'000));
+  EXPECT_GT(ToDuration(work_reply.budget_at_arrival()), absl::Hours(26'000));
   EXPECT_EQ(work_reply.steps_done(), 2);
 }
 
