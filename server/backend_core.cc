@@ -90,7 +90,9 @@ BackendCall::BackendCall(BackendCore& core, CallArrival arrival,
             Outcome::kRejected, absl::StrCat("fail fast: ", why)});
     return;
   }
-  stop_at_ = budget.forward_deadline;
+  // The anti-pattern runs to the end, whatever the deadline says.
+  stop_at_ = core.options_.ignore_cancel ? absl::InfiniteFuture()
+                                         : budget.forward_deadline;
 }
 
 const absl::Status& BackendCall::End(const WorkResult& result, bool shed) {
@@ -103,6 +105,10 @@ const absl::Status& BackendCall::End(const WorkResult& result, bool shed) {
     ending.status = absl::OkStatus();
     ending.outcome = Outcome::kOk;
     ending.stop = "done";
+    if (ignored_cancel_at_ != absl::InfiniteFuture()) {
+      ending.stop = "done, for a caller that had cancelled (--ignore_cancel)";
+      ending.noticed_cancel_at = ignored_cancel_at_;
+    }
     return Finish(std::move(ending));
   }
   const absl::string_view waiting = shed ? " while waiting for a worker" : "";

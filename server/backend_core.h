@@ -40,6 +40,12 @@ struct BackendOptions {
   // before any work, as a backend that refuses would (gRPC's retries resend
   // exactly such calls). 0 to 1.
   double fail_rate = 0;
+  // AN ANTI-PATTERN, for teaching and benchmarks: the work never checks its
+  // caller or its deadline, so every admitted call runs all its steps. The
+  // cancellation still arrives; the record notes when, so the wasted work
+  // shows in the trace and the metrics. Propagation then saves nothing:
+  // checking is the half that does the work.
+  bool ignore_cancel = false;
   // Threads for CPU-bound work (the callback service): default, the cores.
   int workers =
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -129,6 +135,11 @@ class BackendCall {
   // OK, DEADLINE_EXCEEDED or CANCELLED, with a message naming this hop,
   // its budget and the steps done.
   const absl::Status& End(const WorkResult& result, bool shed = false);
+  // With --ignore_cancel: the caller cancelled at `at`, and the work went
+  // on. The first note counts; End() records it.
+  void NoteIgnoredCancel(absl::Time at) {
+    if (ignored_cancel_at_ == absl::InfiniteFuture()) ignored_cancel_at_ = at;
+  }
   // Ends the call refused for overload: RESOURCE_EXHAUSTED with `why`.
   const absl::Status& Refuse(const absl::Status& why);
 
@@ -154,6 +165,7 @@ class BackendCall {
   absl::Time deadline_;
   absl::Time stop_at_ = absl::InfiniteFuture();
   int steps_done_ = 0;
+  absl::Time ignored_cancel_at_ = absl::InfiniteFuture();
   absl::Status status_;
 };
 

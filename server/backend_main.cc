@@ -40,11 +40,18 @@ ABSL_FLAG(double, fail_rate, 0,
           "A TEST AID: answer this fraction of calls (0 to 1) UNAVAILABLE at "
           "once, before any work, as a refusing backend would; the "
           "frontend's --retries resend them");
+ABSL_FLAG(bool, ignore_cancel, false,
+          "AN ANTI-PATTERN, for teaching: the work never checks for "
+          "cancellation or its deadline, and runs every call to the end");
 ABSL_FLAG(int, workers, 0,
           "threads for CPU-bound work (callback API); 0: one per core");
 ABSL_FLAG(int, max_queue, 256,
           "CPU-bound calls that may wait for a worker; beyond that, "
           "RESOURCE_EXHAUSTED at once (callback API)");
+
+// Said where the server says it is listening, so nobody runs the
+// anti-pattern by accident.
+constexpr char kIgnoring[] = ", IGNORING CANCELLATION: an anti-pattern";
 
 int main(int argc, char** argv) {
   deadline::InitServerMain(argc, argv,
@@ -59,6 +66,7 @@ int main(int argc, char** argv) {
   options.budget.max_deadline = absl::GetFlag(FLAGS_max_deadline);
   options.slowdown = absl::GetFlag(FLAGS_slowdown);
   options.fail_rate = absl::GetFlag(FLAGS_fail_rate);
+  options.ignore_cancel = absl::GetFlag(FLAGS_ignore_cancel);
   if (absl::GetFlag(FLAGS_workers) != 0) {
     options.workers = absl::GetFlag(FLAGS_workers);
   }
@@ -90,7 +98,8 @@ int main(int argc, char** argv) {
       metrics->ReadGaugesFrom([&backend] { return backend.stats(); });
     return deadline::ServeUntilSignalled(
         "backend", serving, {&backend, &stats},
-        absl::StrCat(" (callback API, ", options.workers, " workers)"),
+        absl::StrCat(" (callback API, ", options.workers, " workers",
+                     options.ignore_cancel ? kIgnoring : "", ")"),
         [&] { backend.BeginShutdown(absl::Now() + serving.grace); },
         metrics.get());
   }
@@ -98,7 +107,9 @@ int main(int argc, char** argv) {
   deadline::StatsService stats([&backend] { return backend.stats(); });
   if (metrics) metrics->ReadGaugesFrom([&backend] { return backend.stats(); });
   return deadline::ServeUntilSignalled(
-      "backend", serving, {&backend, &stats}, " (sync API)",
+      "backend", serving, {&backend, &stats},
+      absl::StrCat(" (sync API",
+                   options.ignore_cancel ? kIgnoring : "", ")"),
       [&] { backend.BeginShutdown(absl::Now() + serving.grace); },
       metrics.get());
 }

@@ -32,8 +32,11 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
  public:
   void OnDone() final { Release(); }
 
-  // Caller, for the work loop on a worker thread: the context itself.
-  bool IsCancelled() final { return context_.IsCancelled(); }
+  // Caller, for the work loop on a worker thread: the context itself
+  // (never cancelled, for the --ignore_cancel anti-pattern).
+  bool IsCancelled() final {
+    return !ignore_cancel() && context_.IsCancelled();
+  }
   void WaitUntil(absl::Time until) final {
     clock().SleepUntil(until, caller_gone_);
   }
@@ -62,6 +65,9 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
   }
 
   Clock& clock() { return service_.core_.clock(); }
+  bool ignore_cancel() const {
+    return service_.core_.options().ignore_cancel;
+  }
   const WorkSpec& spec() const { return call_.spec(); }
 
   // Starts the admitted work, or answers at once. Called last by the
@@ -107,6 +113,7 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
     const absl::Time now = clock().Now();
     absl::ReleasableMutexLock lock(&mu_);
     cancelled_at_ = now;
+    if (ignore_cancel()) return;  // The anti-pattern: heard, never heeded.
     caller_gone_.Notify();
     if (state_ == State::kSleeping && DisarmTimer()) {
       state_ = State::kDone;
@@ -124,7 +131,7 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
 
   // Whether OnCancel has come, or the context says so already.
   bool CallerGone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return caller_gone_.HasBeenNotified() || context_.IsCancelled();
+    return caller_gone_.HasBeenNotified() || IsCancelled();
   }
   // Whether the call was cancelled before its stop time: by its caller or
   // by a shutdown, not by the deadline.
@@ -212,6 +219,9 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
       absl::MutexLock lock(&mu_);
       state_ = State::kDone;
       DisarmTimer();
+      if (ignore_cancel() && cancelled_at_ != absl::InfiniteFuture()) {
+        call_.NoteIgnoredCancel(cancelled_at_);
+      }
     }
     const absl::Status& status = call_.End(result, shed);
     Finished(call_);

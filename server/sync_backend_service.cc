@@ -37,6 +37,10 @@ grpc::Status SyncBackendService::Run(absl::string_view method,
   if (call.admitted()) {
     Clock& clock = core_.clock();
     CancelSignal cancel(clock);
+    // The --ignore_cancel anti-pattern watches into a signal the loop never
+    // asks: the cancel arrives, and nobody checks it.
+    const bool ignore = core_.options().ignore_cancel;
+    CancelSignal ignored(clock);
     WorkResult result;
     {
       // Watched only while the loop runs: never asked after the call ends.
@@ -45,7 +49,7 @@ grpc::Status SyncBackendService::Run(absl::string_view method,
       const auto watch =
           call.spec().steps > 0
               ? watcher_.Add([&context] { return context.IsCancelled(); },
-                             cancel)
+                             ignore ? ignored : cancel)
               : nullptr;
       result = RunWork(call.spec(), call.stop_at(), cancel, clock,
                        core_.options().check_interval, [&](int steps_done) {
@@ -72,6 +76,7 @@ grpc::Status SyncBackendService::Run(absl::string_view method,
         result.stop_latency = result.finished - call.stop_at();
       }
     }
+    if (ignored.cancelled()) call.NoteIgnoredCancel(ignored.alive_at());
     call.End(result);
   }
   if (reply != nullptr) call.FillReply(*reply);

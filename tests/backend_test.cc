@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <tuple>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -225,6 +226,61 @@ TEST(CallbackBackendTest, ShutdownSaysTheServerCancelledTheCall) {
   ASSERT_TRUE(backend.WaitForEnded(1));
   EXPECT_EQ(backend.ended()[0].stop(), "the server shut down");
   EXPECT_EQ(backend.stats().cancelled, 1);
+}
+
+// The --ignore_cancel anti-pattern, on both APIs and both kinds of work: the
+// cancellation arrives and nobody checks it, so every step runs for a
+// caller that has gone. This is what propagation alone cannot fix.
+class IgnoreCancelTest
+    : public ::testing::TestWithParam<std::tuple<BackendApi, bool>> {};
+
+INSTANTIATE_TEST_SUITE_P(
+    ApisAndWork, IgnoreCancelTest,
+    ::testing::Combine(::testing::Values(BackendApi::kCallback,
+                                         BackendApi::kSync),
+                       ::testing::Bool()),
+    [](const auto& info) {
+      return ApiName(std::get<0>(info.param)) +
+             (std::get<1>(info.param) ? "Spin" : "Sleep");
+    });
+
+TEST_P(IgnoreCancelTest, EveryStepRunsForACallerThatLeft) {
+  const auto [api, spin] = GetParam();
+  BackendOptions options;
+  options.ignore_cancel = true;
+  options.log = LogMode::kNone;
+  TestBackend backend(options, api);
+  // 10 x 30 ms of work; the caller cancels after about 50 ms.
+  AsyncWork call(backend.stub(), Work(10, absl::Milliseconds(30), spin),
+                 absl::Seconds(5));
+  ASSERT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 1; }));
+  absl::SleepFor(absl::Milliseconds(50));
+  call.Cancel();
+  EXPECT_EQ(call.Wait().error_code(), grpc::StatusCode::CANCELLED);
+  // The caller has its answer; the backend works on, to the last step.
+  ASSERT_TRUE(backend.WaitForEnded(1));
+  const deadline::v1::HopTrace hop = backend.ended()[0];
+  EXPECT_EQ(hop.code(), "OK");
+  EXPECT_EQ(hop.steps_done(), 10);
+  EXPECT_THAT(hop.stop(), HasSubstr("caller that had cancelled"));
+  // The record says when the cancel came, well before the work finished.
+  ASSERT_TRUE(hop.has_noticed_cancel_at());
+  EXPECT_GT(FromProtoTime(hop.finished_at()) - FromProtoTime(hop.noticed_cancel_at()),
+            absl::Milliseconds(100));
+}
+
+TEST_P(IgnoreCancelTest, ThePastDeadlineIsIgnoredToo) {
+  const auto [api, spin] = GetParam();
+  BackendOptions options;
+  options.ignore_cancel = true;
+  options.log = LogMode::kNone;
+  TestBackend backend(options, api);
+  AsyncWork call(backend.stub(), Work(5, absl::Milliseconds(30), spin),
+                 absl::Milliseconds(60));
+  EXPECT_EQ(call.Wait().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  ASSERT_TRUE(backend.WaitForEnded(1));
+  EXPECT_EQ(backend.ended()[0].steps_done(), 5);
+  EXPECT_EQ(backend.stats().ok, 1);
 }
 
 }  // namespace
