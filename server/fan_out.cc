@@ -62,7 +62,8 @@ void FanOut::Done(int attempt, const absl::Status& status) {
         panel.status = status;
         Disarm(panel);
         if (panel.started == 2) {
-          actions.cancel.push_back(attempt == p ? options_.panels + p : p);
+          actions.cancel.push_back({attempt == p ? options_.panels + p : p,
+                                    CancelCause::kHedgeLost});
         }
       } else if (hedging_ && panel.started == 1 && failed_panel_ < 0 &&
                  clock_.Now() < options_.hedge_until) {
@@ -127,8 +128,10 @@ void FanOut::CancelOthers(int except, Actions& actions) {
     Panel& panel = panels_[p];
     if (p == except || panel.done) continue;
     Disarm(panel);
-    actions.cancel.push_back(p);
-    if (panel.started == 2) actions.cancel.push_back(options_.panels + p);
+    actions.cancel.push_back({p, CancelCause::kSiblingFailed});
+    if (panel.started == 2) {
+      actions.cancel.push_back({options_.panels + p, CancelCause::kSiblingFailed});
+    }
   }
 }
 
@@ -147,7 +150,9 @@ void FanOut::Apply(Actions actions) {
   for (int attempt : actions.start) {
     backends_.Start(attempt, panel_of(attempt), backend_of(attempt));
   }
-  for (int attempt : actions.cancel) backends_.Cancel(attempt);
+  for (const auto& [attempt, cause] : actions.cancel) {
+    backends_.Cancel(attempt, cause);
+  }
   if (actions.held) {
     absl::MutexLock lock(&mu_);
     actions.finished = --outstanding_ == 0;

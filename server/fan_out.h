@@ -1,6 +1,8 @@
 #ifndef DEADLINE_SERVER_FAN_OUT_H_
 #define DEADLINE_SERVER_FAN_OUT_H_
 
+#include <utility>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
@@ -18,6 +20,13 @@ enum class FanOutMode {
   // Every panel runs to its own end; the answer is OK, each panel with its
   // own result.
   kPartial,
+};
+
+// Why the fan-out cancels an attempt. An HTTP/2 cancel carries no cause
+// across the wire, so this hop keeps it for its own trace and log.
+enum class CancelCause {
+  kSiblingFailed,  // all-or-nothing: another panel failed first
+  kHedgeLost,      // the other attempt of its panel answered OK first
 };
 
 struct FanOutOptions {
@@ -56,9 +65,9 @@ class FanOut {
     virtual ~Backends() = default;
     // Starts `attempt` of `panel` on `backend`.
     virtual void Start(int attempt, int panel, int backend) = 0;
-    // Cancels a started attempt; it still ends with Done(). May come
-    // before Start() of the same attempt has returned.
-    virtual void Cancel(int attempt) = 0;
+    // Cancels a started attempt, for `cause`; it still ends with Done().
+    // May come before Start() of the same attempt has returned.
+    virtual void Cancel(int attempt, CancelCause cause) = 0;
   };
 
   // `backends` and `clock` must outlive the FanOut.
@@ -103,7 +112,7 @@ class FanOut {
   // What to do once the lock is released.
   struct Actions {
     absl::InlinedVector<int, 2> start;
-    absl::InlinedVector<int, 2> cancel;
+    absl::InlinedVector<std::pair<int, CancelCause>, 2> cancel;
     bool held = false;      // It holds the fan-out open while it runs.
     bool finished = false;  // on_done is due.
   };

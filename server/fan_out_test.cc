@@ -25,11 +25,15 @@ class FakeBackends final : public FanOut::Backends {
     started.push_back(attempt);
     backend_of[attempt] = backend;
   }
-  void Cancel(int attempt) override { cancelled.insert(attempt); }
+  void Cancel(int attempt, CancelCause cause) override {
+    cancelled.insert(attempt);
+    cause_of[attempt] = cause;
+  }
 
   std::vector<int> started;
   std::map<int, int> backend_of;
   std::set<int> cancelled;
+  std::map<int, CancelCause> cause_of;
 };
 
 class FanOutTest : public ::testing::Test {
@@ -88,6 +92,7 @@ TEST_F(FanOutTest, AllOrNothingTheFirstFailureCancelsTheOthersOnce) {
   fan_out_->Done(0, kOk);
   fan_out_->Done(2, kDown);
   EXPECT_THAT(backends_.cancelled, UnorderedElementsAre(1));
+  EXPECT_EQ(backends_.cause_of[1], CancelCause::kSiblingFailed);
   // The sibling then ends cancelled: no second failure, no new answer.
   EXPECT_EQ(done_, 0);
   fan_out_->Done(1, kCancelled);
@@ -150,6 +155,7 @@ TEST_F(FanOutTest, ASlowAnswerGetsAHedgeOnTheNextBackendAndTheFirstOkWins) {
   // The hedge answers first: the slow one is cancelled at once.
   fan_out_->Done(1, kOk);
   EXPECT_THAT(backends_.cancelled, ElementsAre(0));
+  EXPECT_EQ(backends_.cause_of[0], CancelCause::kHedgeLost);
   EXPECT_EQ(done_, 0);
   fan_out_->Done(0, kCancelled);
   EXPECT_EQ(done_, 1);
@@ -207,6 +213,7 @@ TEST_F(FanOutTest, AFailedPanelStopsTheHedgeTimersOfTheOthers) {
   fan_out_->Done(2, kDown);
   fan_out_->Done(0, kDown);
   EXPECT_THAT(backends_.cancelled, UnorderedElementsAre(1, 3));
+  EXPECT_EQ(backends_.cause_of[3], CancelCause::kSiblingFailed);
   fan_out_->Done(1, kCancelled);
   fan_out_->Done(3, kCancelled);
   EXPECT_EQ(done_, 1);
@@ -220,7 +227,9 @@ class InlineBackends final : public FanOut::Backends {
   void Start(int attempt, int, int) override {
     fan_out->Done(attempt, attempt == 0 ? kDown : kCancelled);
   }
-  void Cancel(int attempt) override { cancelled.push_back(attempt); }
+  void Cancel(int attempt, CancelCause) override {
+    cancelled.push_back(attempt);
+  }
   FanOut* fan_out = nullptr;
   std::vector<int> cancelled;
 };

@@ -198,6 +198,9 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
     absl::Time ended_at;
     std::string address;
     HopTrace* hop = nullptr;  // In the record's arena; null when not needed.
+    // Why this side cancelled it, if it did (set before TryCancel, read
+    // when the call ends).
+    absl::optional<CancelCause> cancelled_for;
   };
 
   std::unique_ptr<grpc::ClientContext> NewBackendContext() {
@@ -219,7 +222,10 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
         attempt.context.get(), panels_[panel], &attempt.reply,
         [this, id](grpc::Status status) { Ended(id, std::move(status)); });
   }
-  void Cancel(int id) override { attempts_[id].context->TryCancel(); }
+  void Cancel(int id, CancelCause cause) override {
+    attempts_[id].cancelled_for = cause;
+    attempts_[id].context->TryCancel();
+  }
 
   // A backend call ended: keep what it did, then tell the FanOut (which may
   // conclude the whole call, and so end this reactor). Runs on a gRPC
@@ -285,18 +291,36 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
       hop->set_steps_requested(panels_[fan_out_->panel_of(id)]->steps());
       hop->set_code(
           CodeName(static_cast<absl::StatusCode>(attempt.status.error_code())));
-      hop->set_stop(
-          absl::StrCat("no answer: ", attempt.status.error_message()));
       if (attempt.status.error_code() == grpc::StatusCode::CANCELLED) {
-        // Cancelled from here (a failed sibling, a hedge that won, or the
-        // caller going): the moment this side saw the call end.
+        // Cancelled from here: the cause is known only here, as an HTTP/2
+        // cancel carries none. The moment this side saw the call end.
+        hop->set_stop(absl::StrCat("cancelled here: ", CauseOf(attempt)));
         *hop->mutable_noticed_cancel_at() = hop->finished_at();
+      } else {
+        hop->set_stop(
+            absl::StrCat("no answer: ", attempt.status.error_message()));
       }
     }
     hop->set_address(attempt.address);
     hop->set_panel(panels_.size() > 1 ? fan_out_->panel_of(id) : -1);
     hop->set_hedge(fan_out_->is_hedge(id));
     return hop;
+  }
+
+  // Why an attempt that ended CANCELLED was cancelled, in words.
+  std::string CauseOf(const Attempt& attempt) {
+    if (attempt.cancelled_for == CancelCause::kSiblingFailed) {
+      return absl::StrCat("panel ", fan_out_->failed_panel(),
+                          " failed first");
+    }
+    if (attempt.cancelled_for == CancelCause::kHedgeLost) {
+      return "the other attempt of its panel answered first";
+    }
+    if (const absl::optional<absl::Time> gone = CallerGoneAt()) {
+      return *gone >= service_.shutdown_cancels_at() ? "the server shut down"
+                                                     : "the caller went away";
+    }
+    return attempt.status.error_message();
   }
 
   // Every backend call has ended: answer. Runs on the thread of the last
@@ -368,17 +392,19 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
   // answered.
   void EndForGoneCaller(absl::Time now, absl::Time gone, int64_t steps) {
     const bool expired = now >= DeadlineOf(caller_);
-    const bool shutdown = gone >= service_.shutdown_cancels_at();
-    End({absl::Status(
-             expired ? absl::StatusCode::kDeadlineExceeded
-                     : absl::StatusCode::kCancelled,
-             absl::StrCat(Summary(), propagates()
-                                         ? "; the caller went away and the "
-                                           "backend calls were stopped"
-                                         : "; the caller went away, and the "
-                                           "backend worked on for nobody")),
+    const absl::string_view why = gone >= service_.shutdown_cancels_at()
+                                      ? "the server shut down"
+                                      : "the caller went away";
+    End({absl::Status(expired ? absl::StatusCode::kDeadlineExceeded
+                              : absl::StatusCode::kCancelled,
+                      absl::StrCat(Summary(), "; ", why,
+                                   propagates()
+                                       ? " and the backend calls were stopped"
+                                       : ", and the backend worked on for "
+                                         "nobody")),
          expired ? Outcome::kDeadlineExceeded : Outcome::kCancelled,
-         "the caller went away", steps, now - gone, gone});
+         std::string(why), steps,
+         now - gone, gone});
   }
 
   // The way out: records, sends the trace, and finishes.

@@ -356,6 +356,34 @@ TEST_P(ChainTest, FrontendShutdownDoesNotWaitForUnpropagatedWork) {
   EXPECT_EQ(backend.stats().cancelled, 1);
 }
 
+TEST_P(ChainTest, FrontendShutdownSaysTheServerCancelledTheCall) {
+  TestBackend backend(GetParam());
+  FrontendOptions options;
+  absl::Mutex mu;
+  std::vector<deadline::v1::BudgetTrace> ended;
+  options.on_call_end = [&](const deadline::v1::BudgetTrace& trace) {
+    absl::MutexLock lock(&mu);
+    ended.push_back(trace);
+  };
+  auto frontend = std::make_unique<TestFrontend>(backend.address(), options);
+  FetchRequest request;
+  *request.mutable_work() = Work(100, absl::Milliseconds(100));  // 10 s
+  FetchCall call(frontend->stub(), request, absl::Now() + absl::Seconds(20));
+  ASSERT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 1; }));
+  frontend->Stop(absl::Milliseconds(50));
+  // The client sees the connection go (UNAVAILABLE) or the cancel.
+  EXPECT_FALSE(call.Wait().status.ok());
+  // The frontend knows why: not its caller, itself. The backend cannot
+  // know (an HTTP/2 cancel carries no cause): it says its caller cancelled.
+  ASSERT_TRUE(backend.WaitForEnded(1));
+  EXPECT_EQ(backend.ended()[0].stop(), "the caller cancelled");
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(ended.size(), 1);
+  ASSERT_EQ(ended[0].hops_size(), 2);
+  EXPECT_EQ(ended[0].hops(0).stop(), "the server shut down");
+  EXPECT_EQ(ended[0].hops(1).stop(), "cancelled here: the server shut down");
+}
+
 TEST_P(ChainTest, ASlowBackendStretchesEveryStep) {
   BackendOptions slow;
   slow.slowdown = 20;

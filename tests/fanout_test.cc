@@ -123,6 +123,8 @@ TEST_P(FanOutTest, AllOrNothingFirstFailureCancelsTheSiblings) {
     EXPECT_EQ(outcome.trace->hops(hop).code(), "CANCELLED");
     EXPECT_EQ(outcome.trace->hops(hop).panel(), hop - 1);
     EXPECT_TRUE(outcome.trace->hops(hop).has_noticed_cancel_at());
+    EXPECT_EQ(outcome.trace->hops(hop).stop(),
+              "cancelled here: panel 2 failed first");
   }
   for (int i : {0, 1}) {
     EXPECT_TRUE(backends_[i].WaitForEnded(1)) << "backend " << i;
