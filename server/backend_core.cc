@@ -48,6 +48,25 @@ BackendCore::BackendCore(const BackendOptions& options, Clock& clock)
   sink_.observer = options.observer;
 }
 
+absl::Status BackendCore::Store(const deadline::v1::AuditRecord& record) {
+  constexpr size_t kMaxId = 128, kMaxName = 32;
+  if (record.request_id().size() > kMaxId) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("backend: request_id is ", record.request_id().size(),
+                     " bytes, at most ", kMaxId, " allowed"));
+  }
+  if (record.method().size() > kMaxName || record.code().size() > kMaxName) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "backend: method and code are at most ", kMaxName, " bytes each"));
+  }
+  if (record.steps_done() < 0) {
+    return absl::InvalidArgumentError(
+        "backend: steps_done must be 0 or more");
+  }
+  records_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
 BackendCall::BackendCall(BackendCore& core, CallArrival arrival,
                          const deadline::v1::WorkRequest& request,
                          const absl::Status& received)

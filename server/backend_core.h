@@ -87,6 +87,11 @@ class BackendCore {
   Clock& clock() { return clock_; }
   const CallStats& stats() const { return sink_.stats; }
 
+  // Backend.Record: stores (here, counts) an audit record. INVALID_ARGUMENT
+  // naming the field and its limit for a record out of bounds.
+  absl::Status Store(const deadline::v1::AuditRecord& record);
+  int64_t records() const { return records_.load(std::memory_order_relaxed); }
+
   // The server is shutting down and cancels the calls still in flight at
   // `cancel_at` (the end of its grace): calls cancelled from then on say the
   // server did it, not their callers.
@@ -101,6 +106,7 @@ class BackendCore {
   Clock& clock_;
   const BudgetPolicy policy_;
   HopSink sink_;
+  std::atomic<int64_t> records_{0};
   std::atomic<int64_t> shutdown_cancels_at_{
       std::numeric_limits<int64_t>::max()};
 };

@@ -441,8 +441,21 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* BackendService::WorkStream(
   return new StreamReactor(*this, *context, *request);
 }
 
+grpc::ServerUnaryReactor* BackendService::Record(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* reply) {
+  deadline::v1::AuditRecord record;
+  absl::Status status = ParseRequest(*request, record);
+  if (status.ok()) status = core_.Store(record);
+  if (status.ok()) SerializeRaw(deadline::v1::RecordReply(), *reply);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
 StatsSnapshot BackendService::stats() const {
   StatsSnapshot snapshot = core_.stats().Snapshot();
+  snapshot.records = core_.records();
   snapshot.queue_depth = workers_.queue_depth();
   return snapshot;
 }

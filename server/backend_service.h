@@ -46,7 +46,8 @@ namespace deadline {
 class BackendService final
     : public deadline::v1::Backend::WithRawCallbackMethod_Work<
           deadline::v1::Backend::WithRawCallbackMethod_WorkStream<
-              deadline::v1::Backend::Service>> {
+              deadline::v1::Backend::WithRawCallbackMethod_Record<
+                  deadline::v1::Backend::Service>>> {
  public:
   explicit BackendService(const BackendOptions& options,
                           Clock& clock = RealClock());
@@ -61,6 +62,11 @@ class BackendService final
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WorkStream(
       grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* request) override;
+
+  // An AuditRecord in, a RecordReply out: counted, never blocking.
+  grpc::ServerUnaryReactor* Record(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* reply) override;
 
   // The counters, and the queue's depth now.
   StatsSnapshot stats() const;

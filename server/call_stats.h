@@ -41,6 +41,10 @@ struct StatsSnapshot {
   int64_t queue_depth = 0;
   int64_t steps_done = 0;
   absl::Duration max_stop_latency = absl::ZeroDuration();
+  // Audit records (not calls, and counted apart from them): at a backend,
+  // those stored; at a frontend, those that landed and those lost.
+  int64_t records = 0;
+  int64_t records_failed = 0;
 };
 
 // Lock-free counters of one server's calls. Thread-safe. A snapshot reads

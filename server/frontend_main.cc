@@ -39,6 +39,13 @@ ABSL_FLAG(std::string, propagation, "on",
           "on: the backend call inherits the caller's deadline and "
           "cancellation; off: THE ANTI-PATTERN, a fresh context that drops "
           "both");
+ABSL_FLAG(std::string, audit, "off",
+          "record each Fetch's outcome with Backend.Record on the first "
+          "backend: off; detached, work that outlives its request (Go's "
+          "context.WithoutCancel); derived, THE HAZARD, an audit that dies "
+          "with its request");
+ABSL_FLAG(absl::Duration, audit_deadline, absl::Seconds(1),
+          "each audit call's own deadline (detached audits), 1ms to 10s");
 ABSL_FLAG(int, max_in_flight, deadline::FrontendOptions().max_in_flight,
           "calls in flight beyond this are refused at once with "
           "RESOURCE_EXHAUSTED");
@@ -84,6 +91,19 @@ int main(int argc, char** argv) {
   options.propagation = propagation == "on"
                             ? deadline::Propagation::kDeadlineAndCancellation
                             : deadline::Propagation::kNone;
+  const std::string audit = absl::GetFlag(FLAGS_audit);
+  if (audit == "detached") {
+    options.audit = deadline::AuditMode::kDetached;
+  } else if (audit == "derived") {
+    options.audit = deadline::AuditMode::kDerived;
+  } else if (audit != "off") {
+    deadline::ExitWithUsageError("--audit must be off, detached or derived");
+  }
+  options.audit_deadline = absl::GetFlag(FLAGS_audit_deadline);
+  if (options.audit_deadline < absl::Milliseconds(1) ||
+      options.audit_deadline > absl::Seconds(10)) {
+    deadline::ExitWithUsageError("--audit_deadline must be 1ms to 10s");
+  }
   options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   if (options.max_in_flight < 1) {
     deadline::ExitWithUsageError("--max_in_flight must be at least 1");
@@ -126,16 +146,23 @@ int main(int argc, char** argv) {
     options.observer = metrics.get();
   }
   deadline::FrontendService frontend(*backends, options);
-  deadline::StatsService stats(frontend.stats());
+  deadline::StatsService stats([&frontend] { return frontend.Snapshot(); });
   if (metrics) {
-    metrics->ReadGaugesFrom(
-        [&frontend] { return frontend.stats().Snapshot(); });
+    metrics->ReadGaugesFrom([&frontend] { return frontend.Snapshot(); });
   }
-  return deadline::ServeUntilSignalled(
+  absl::Time grace_ends = absl::InfiniteFuture();
+  const int exit_code = deadline::ServeUntilSignalled(
       "frontend", serving, {&frontend, &stats},
       absl::StrCat(" (backends ",
                    absl::StrJoin(absl::GetFlag(FLAGS_backend), ","),
                    ", propagation ", propagation, ")"),
-      [&] { frontend.BeginShutdown(absl::Now() + serving.grace); },
+      [&] {
+        grace_ends = absl::Now() + serving.grace;
+        frontend.BeginShutdown(grace_ends);
+      },
       metrics.get());
+  // Audits are the frontend's own calls, which the server's shutdown does
+  // not wait for: they get what is left of the grace.
+  frontend.WaitForAudits(grace_ends);
+  return exit_code;
 }

@@ -79,6 +79,9 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
  protected:
   using Panels = absl::InlinedVector<const WorkRequest*, 1>;
 
+  // Whether the call's outcome is audited (see FrontendOptions::audit).
+  bool audited_ = false;
+
   Call(FrontendService& service, grpc::CallbackServerContext& caller,
        absl::string_view method)
       : service_(service),
@@ -407,11 +410,21 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
          now - gone, gone});
   }
 
-  // The way out: records, sends the trace, and finishes.
+  // The way out: records, sends the trace, audits, and finishes.
   void End(HopEnding ending) {
+    const int64_t steps = ending.steps_done;
     const absl::Status& status =
         record_.End(std::move(ending), service_.clock_.Now());
     AttachTrace(caller_, record_.trace(), status);
+    if (audited_ && service_.auditor_ != nullptr) {
+      // While the call is still ours: its context is not read after Finish.
+      deadline::v1::AuditRecord audit;
+      audit.set_request_id(record_.request_id());
+      audit.set_method("Fetch");
+      audit.set_code(CodeName(status.code()));
+      audit.set_steps_done(static_cast<int32_t>(steps));
+      service_.auditor_->Send(caller_, std::move(audit));
+    }
     Finish(ToGrpcStatus(status));
   }
 
@@ -434,6 +447,7 @@ class FrontendService::FetchCall final : public Call {
   FetchCall(FrontendService& service, grpc::CallbackServerContext& caller,
             const grpc::ByteBuffer& request, grpc::ByteBuffer& reply)
       : Call(service, caller, "Fetch"), reply_bytes_(reply) {
+    audited_ = true;
     if (absl::Status received = ParseRequest(request, request_);
         !received.ok()) {
       Unreceived(received);
@@ -532,6 +546,24 @@ FrontendService::FrontendService(const std::vector<BackendTarget>& backends,
     channel->GetState(/*try_to_connect=*/true);
     backends_.push_back({target.name, deadline::v1::Backend::NewStub(channel)});
   }
+  if (options.audit != AuditMode::kOff) {
+    auditor_ = std::make_unique<Auditor>(*backends_[0].stub, options.audit,
+                                         options.audit_deadline, options.log,
+                                         clock);
+  }
+}
+
+StatsSnapshot FrontendService::Snapshot() const {
+  StatsSnapshot snapshot = sink_.stats.Snapshot();
+  if (auditor_ != nullptr) {
+    snapshot.records = auditor_->landed();
+    snapshot.records_failed = auditor_->failed();
+  }
+  return snapshot;
+}
+
+bool FrontendService::WaitForAudits(absl::Time until) {
+  return auditor_ == nullptr || auditor_->WaitIdle(until);
 }
 
 grpc::ServerUnaryReactor* FrontendService::Fetch(

@@ -16,6 +16,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "proto/deadline.grpc.pb.h"
+#include "server/audit.h"
 #include "server/backend_channels.h"
 #include "server/budget.h"
 #include "server/call_log.h"
@@ -44,6 +45,12 @@ struct FrontendOptions {
   // second call, on the next backend; the first OK wins and the other is
   // cancelled. Infinite: off.
   absl::Duration hedge_after = absl::InfiniteDuration();
+  // Each Fetch's outcome recorded with Backend.Record on the first backend:
+  // work that must outlive its request. kDetached is the pattern (Go's
+  // context.WithoutCancel), kDerived the hazard it avoids.
+  AuditMode audit = AuditMode::kOff;
+  // Each audit call's own deadline.
+  absl::Duration audit_deadline = absl::Seconds(1);
   // Calls in flight beyond this are refused at once with
   // RESOURCE_EXHAUSTED, rather than answered late.
   int max_in_flight = 10'000;
@@ -109,6 +116,13 @@ class FrontendService final
   void BeginShutdown(absl::Time cancel_at);
 
   const CallStats& stats() const { return sink_.stats; }
+  // The counters, with the audit records'.
+  StatsSnapshot Snapshot() const;
+
+  // Waits until no audit call is in flight, or until `until` (the end of
+  // the shutdown grace); returns whether none is. Audits still in flight
+  // when the service is destroyed are cancelled.
+  bool WaitForAudits(absl::Time until);
 
  private:
   absl::Time shutdown_cancels_at() const {
@@ -131,6 +145,9 @@ class FrontendService final
   Clock& clock_;
   const BudgetPolicy policy_;
   std::vector<Backend> backends_;
+  // Null when audits are off. Declared after backends_, whose first stub
+  // it uses: destroyed before it.
+  std::unique_ptr<Auditor> auditor_;
   // Fetch calls go to the backends in turn.
   std::atomic<uint64_t> next_backend_{0};
   HopSink sink_;

@@ -17,6 +17,8 @@ void ToProto(const StatsSnapshot& s, deadline::v1::StatsReply* reply) {
   reply->set_queue_depth(s.queue_depth);
   reply->set_calls_in_flight(s.in_flight);
   reply->set_steps_done(s.steps_done);
+  reply->set_records(s.records);
+  reply->set_records_failed(s.records_failed);
   ToProtoDuration(s.max_stop_latency, reply->mutable_max_stop_latency());
 }
 

@@ -25,6 +25,12 @@ grpc::Status SyncBackendService::WorkStream(
   return Run("WorkStream", *context, *request, nullptr, writer);
 }
 
+grpc::Status SyncBackendService::Record(
+    grpc::ServerContext* /*context*/, const deadline::v1::AuditRecord* record,
+    deadline::v1::RecordReply* /*reply*/) {
+  return ToGrpcStatus(core_.Store(*record));
+}
+
 grpc::Status SyncBackendService::Run(absl::string_view method,
                                      grpc::ServerContext& context,
                                      const WorkRequest& request,

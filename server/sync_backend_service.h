@@ -34,7 +34,15 @@ class SyncBackendService final : public deadline::v1::Backend::Service {
       grpc::ServerContext* context, const deadline::v1::WorkRequest* request,
       grpc::ServerWriter<deadline::v1::WorkProgress>* writer) override;
 
-  StatsSnapshot stats() const { return core_.stats().Snapshot(); }
+  grpc::Status Record(grpc::ServerContext* context,
+                      const deadline::v1::AuditRecord* record,
+                      deadline::v1::RecordReply* reply) override;
+
+  StatsSnapshot stats() const {
+    StatsSnapshot snapshot = core_.stats().Snapshot();
+    snapshot.records = core_.records();
+    return snapshot;
+  }
   // See BackendCore::BeginShutdown().
   void BeginShutdown(absl::Time cancel_at) { core_.BeginShutdown(cancel_at); }
 

@@ -80,7 +80,8 @@ class TestFrontend {
   ~TestFrontend() { Stop(absl::ZeroDuration()); }
 
   const std::string& address() const { return running_.address; }
-  StatsSnapshot stats() const { return service_.stats().Snapshot(); }
+  StatsSnapshot stats() const { return service_.Snapshot(); }
+  FrontendService& service() { return service_; }
   deadline::v1::Frontend::Stub& stub() { return *stub_; }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
 
