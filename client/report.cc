@@ -81,9 +81,13 @@ std::string FormatStats(const deadline::v1::StatsReply& s) {
                       ", cancelled ", s.calls_cancelled(), ", rejected ",
                       s.calls_rejected(), ", invalid ", s.calls_invalid(),
                       ", failed ", s.calls_failed(), ", in_flight ",
-                      s.calls_in_flight(), ", steps_done ", s.steps_done(),
-                      ", max_stop_latency ",
-                      FormatBudgetField(true, s.max_stop_latency()), "\n");
+                      s.calls_in_flight(), ", overloaded ",
+                      s.calls_overloaded(), ", shed ", s.calls_shed(),
+                      ", queue_depth ", s.queue_depth(), ", steps_done ",
+                      s.steps_done(), ", max_stop_latency ",
+                      FormatBudgetField(true, s.max_stop_latency()),
+                      ", records ", s.records(), ", records_failed ",
+                      s.records_failed(), "\n");
 }
 
 int ExitCodeFor(grpc::StatusCode code) {

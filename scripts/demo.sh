@@ -105,6 +105,16 @@ frontend_off="$address"
 start "frontend, one backend down" "$bin/server/frontend" \
   --backend="$backend_a,$backend_b,127.0.0.1:1"
 frontend_down="$address"
+start "frontend, hedging" "$bin/server/frontend" \
+  --backend="$backend_a,$backend_c" --hedge_after=30ms
+frontend_hedge="$address"
+start "frontend, audits" "$bin/server/frontend" --backend="$backend_b" \
+  --audit=detached
+frontend_audit="$address"
+start "backend D, ignores cancel" "$bin/server/backend" --ignore_cancel
+backend_d="$address"
+start "frontend to backend D" "$bin/server/frontend" --backend="$backend_d"
+frontend_d="$address"
 
 headline "1. A generous deadline: OK, the budget shrinking hop by hop"
 run 0 1-generous --target="$frontend" --deadline=1s --steps=10 --step=20ms
@@ -177,6 +187,44 @@ done
 wasted=$(( $(stat "$backend_b" steps_done) - before ))
 check "it finished all $wasted of 25 steps: ~$(( wasted * 20 - 200 ))ms of work after the client left" \
   "[ $wasted -eq 25 ]"
+
+headline "8. Hedging: a call still unanswered after 30ms goes to the next backend too"
+echo "   (backends A and C, C 10x slower; the first OK wins, the other is cancelled)"
+before="$(stat "$backend_c" cancelled)"
+for call in 1 2; do
+  started=$(date +%s%N)
+  run 0 "8-hedge-$call" --target="$frontend_hedge" --deadline=1s --steps=5 \
+    --step=10ms
+  took=$(( ($(date +%s%N) - started) / 1000000 ))
+  check "answered in ${took}ms, about the fast backend's time (C alone: 500ms)" \
+    "[ $took -lt 400 ]"
+done
+sleep 0.05
+check "backend C counted its losing attempt as cancelled" \
+  "[ $(stat "$backend_c" cancelled) -gt $before ]"
+
+headline "9. Detached work (Go's WithoutCancel): the audit record lands though the client cancels"
+before="$(stat "$backend_b" records)"
+run 11 9-audit --target="$frontend_audit" --steps=100 --step=10ms \
+  --cancel_after=100ms
+for _ in $(seq 40); do
+  [ "$(stat "$backend_b" records)" -gt "$before" ] && break
+  sleep 0.05
+done
+check "backend B stored the cancelled call's audit record" \
+  "[ $(stat "$backend_b" records) -gt $before ]"
+
+headline "10. THE OTHER ANTI-PATTERN (backend --ignore_cancel): propagated, never checked"
+run 14 10-ignore-cancel --target="$frontend_d" --deadline=200ms --steps=25 \
+  --step=20ms
+check "backend D is still working for nobody, though the cancel reached it" \
+  "[ $(stat "$backend_d" in_flight) -eq 1 ]"
+for _ in $(seq 100); do
+  [ "$(stat "$backend_d" in_flight)" -eq 0 ] && break
+  sleep 0.05
+done
+check "it ran all 25 steps: checking is the half of propagation that saves work" \
+  "[ $(stat "$backend_d" steps_done) -eq 25 ]"
 
 echo
 echo "timelines drawn: $(ls "$out"/*.svg | wc -l) SVG files in $out"
