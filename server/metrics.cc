@@ -132,6 +132,7 @@ struct ServerMetrics::MethodSeries {
   Counter* shed;
   std::array<Counter*, std::size(kReasons)> refused;
   Counter* hedges;
+  Counter* retries;
 };
 
 // What is served: the registry's families, and the gauges read now.
@@ -240,7 +241,14 @@ ServerMetrics::ServerMetrics(absl::string_view hop,
                   .Help("Second backend calls sent for a panel whose first "
                         "call was slow (hedging).")
                   .Labels({{"hop", hop_}})
-                  .Register(*registry_)) {
+                  .Register(*registry_)),
+      retries_(prometheus::BuildCounter()
+                   .Name("deadline_retried_calls_total")
+                   .Help("Calls that arrived as a retry of an earlier attempt "
+                         "(grpc-previous-rpc-attempts), sent by gRPC's retry "
+                         "policy.")
+                   .Labels({{"hop", hop_}})
+                   .Register(*registry_)) {
   for (const std::string& method : methods) {
     methods_.push_back(NewSeries(method));
   }
@@ -261,6 +269,7 @@ std::unique_ptr<ServerMetrics::MethodSeries> ServerMetrics::NewSeries(
   series->wasted_steps = &wasted_steps_.Add(labels);
   series->shed = &shed_.Add(labels);
   series->hedges = &hedges_.Add(labels);
+  series->retries = &retries_.Add(labels);
   for (size_t i = 0; i < std::size(kReasons); ++i) {
     series->refused[i] =
         &refused_.Add({{"method", series->method}, {"reason", kReasons[i]}});
@@ -344,6 +353,9 @@ void ServerMetrics::OnCallEnd(const EndedCall& call) {
     hedges += call.trace.hops(i).hedge() ? 1 : 0;
   }
   if (hedges > 0) series.hedges->Increment(hedges);
+  if (call.trace.hops_size() > 0 && call.trace.hops(0).attempt() > 1) {
+    series.retries->Increment();
+  }
 }
 
 std::shared_ptr<prometheus::Collectable> ServerMetrics::collectable() const {

@@ -82,12 +82,14 @@ namespace deadline {
 //   deadline_hedges_total                   hedged calls: second backend
 //       calls sent for a panel whose first was slow (frontend, with
 //       --hedge_after).
+//   deadline_retried_calls_total            calls that arrived as a retry
+//       (grpc-previous-rpc-attempts above 0): the frontend's --retries,
+//       counted where they land, since gRPC retries inside the channel,
+//       below the application that sent them.
 //   deadline_calls_in_flight                gauge: calls started, not ended.
 //   deadline_queue_depth                    gauge: calls waiting for a worker
 //       (only for servers with a queue: the callback backend).
 //
-// Retries made by gRPC's retry policy (the frontend's --retries) happen
-// inside the channel, below the application: they are not counted here.
 //
 // Thread-safe: OnCallEnd() and collection may run on any threads at once.
 // Recording a call takes a few atomic additions and two uncontended locks
@@ -149,6 +151,7 @@ class ServerMetrics final : public HopObserver {
   prometheus::Family<prometheus::Counter>& shed_;
   prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Family<prometheus::Counter>& hedges_;
+  prometheus::Family<prometheus::Counter>& retries_;
   // The methods given at construction, read without a lock; others are
   // added under mu_.
   std::vector<std::unique_ptr<MethodSeries>> methods_;

@@ -81,6 +81,7 @@ TEST_F(ServerMetricsTest, TheServersMethodsReadZeroBeforeAnyCall) {
          {"deadline_calls_without_deadline_total", "deadline_steps_done_total",
           "deadline_steps_saved_total", "deadline_wasted_steps_total",
           "deadline_calls_shed_total", "deadline_hedges_total",
+          "deadline_retried_calls_total",
           "deadline_budget_at_arrival_seconds_count",
           "deadline_stop_latency_seconds_count"}) {
       EXPECT_THAT(ValueOf(Samples(), name, labels), Optional(0.0))
@@ -301,6 +302,23 @@ TEST_F(ServerMetricsTest, HedgesAreCountedFromTheTrace) {
       ValueOf(*ParsePrometheusText(frontend.Text()), "deadline_hedges_total",
               {{"hop", "frontend"}, {"method", "Fetch"}}),
       Optional(1.0));
+}
+
+TEST_F(ServerMetricsTest, CallsThatArriveAsRetriesAreCounted) {
+  ServerMetrics backend("backend", {"Work"});
+  sink_.observer = &backend;
+  for (int attempt : {1, 2, 3}) {
+    HopRecord record(sink_, "backend", "Work", "id", clock_.Now());
+    record.SetDeadline(clock_.Now() + absl::Seconds(1));
+    record.SetAttempt(attempt);
+    record.End({absl::OkStatus(), Outcome::kOk, "done", 1}, clock_.Now());
+  }
+  // The first attempt is no retry; the second and third are.
+  EXPECT_THAT(
+      ValueOf(*ParsePrometheusText(backend.Text()),
+              "deadline_retried_calls_total",
+              {{"hop", "backend"}, {"method", "Work"}}),
+      Optional(2.0));
 }
 
 TEST_F(ServerMetricsTest, AnotherMethodGetsSeriesOnFirstUse) {
