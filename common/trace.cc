@@ -90,6 +90,11 @@ void AttachTrace(grpc::ServerContextBase& context,
                  const deadline::v1::BudgetTrace& trace,
                  const absl::Status& status) {
   if (status.ok() && !TraceWanted(context)) return;
+  // A cancelled call's trailers reach nobody: spare the bytes (a burst of
+  // cancels is where a server needs its CPU for other callers).
+  if (status.code() == absl::StatusCode::kCancelled && context.IsCancelled()) {
+    return;
+  }
   std::string bytes = trace.SerializeAsString();
   if (bytes.size() > kMaxTraceBytes) {
     deadline::v1::BudgetTrace fitted = trace;

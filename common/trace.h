@@ -51,7 +51,8 @@ void WantTrace(grpc::ClientContext& context);
 
 // Sends `trace` back with the call's trailing metadata when the call ends
 // with a status other than OK, or when its caller asked for it, fitted into
-// kMaxTraceBytes. Call once, before the call finishes.
+// kMaxTraceBytes; not when the call ends CANCELLED and is cancelled (no
+// trailers reach anyone then). Call once, before the call finishes.
 void AttachTrace(grpc::ServerContextBase& context,
                  const deadline::v1::BudgetTrace& trace,
                  const absl::Status& status);
