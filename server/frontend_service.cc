@@ -42,14 +42,20 @@ std::string CodeName(absl::StatusCode code) {
   return absl::StatusCodeToString(code);
 }
 
-// "127.0.0.1:50052" from gRPC's "ipv4:127.0.0.1:50052".
+// The address that served a call: "127.0.0.1:50052" from gRPC's
+// "ipv4:127.0.0.1:50052". A call that never reached a server has no peer;
+// gRPC then gives the channel's target, which for a replica set is a list:
+// `fallback` (the backend's name) says it better.
 std::string AddressOf(const grpc::ClientContext& context,
                       absl::string_view fallback) {
   std::string peer = context.peer();
   for (absl::string_view scheme : {"ipv4:", "ipv6:"}) {
-    if (absl::StartsWith(peer, scheme)) return peer.substr(scheme.size());
+    if (absl::StartsWith(peer, scheme)) peer = peer.substr(scheme.size());
   }
-  return peer.empty() ? std::string(fallback) : peer;
+  if (peer.empty() || absl::StrContains(peer, ',')) {
+    return std::string(fallback);
+  }
+  return peer;
 }
 
 }  // namespace

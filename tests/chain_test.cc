@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "client/calls.h"
 #include "common/time_util.h"
@@ -312,6 +313,23 @@ TEST_P(ChainTest, UnreachableBackendIsUnavailableAtOnce) {
   EXPECT_THAT(outcome.status.error_message(), HasSubstr("frontend: "));
   EXPECT_LT(outcome.elapsed, absl::Seconds(3));
   EXPECT_TRUE(WaitUntil([&] { return frontend.stats().failed == 1; }));
+}
+
+TEST(ChainReplicaTest, AnUnreachableReplicaSetIsNamedAsGiven) {
+  std::vector<std::string> gone;
+  for (int i = 0; i < 2; ++i) {
+    TestBackend backend;  // Reserve a port, then free it.
+    gone.push_back(backend.address());
+  }
+  const std::string replicas = absl::StrJoin(gone, "+");
+  TestFrontend frontend(replicas);
+  const FetchOutcome outcome =
+      Fetch(frontend, Work(1, absl::Milliseconds(1)), absl::Seconds(10));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  // No replica answered: the hop is named by the entry, not gRPC's list.
+  ASSERT_TRUE(outcome.trace.has_value());
+  ASSERT_EQ(outcome.trace->hops_size(), 2);
+  EXPECT_EQ(outcome.trace->hops(1).address(), replicas);
 }
 
 TEST_P(ChainTest, BackendShutdownCancelsWorkInFlightAndReturnsPromptly) {
