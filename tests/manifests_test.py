@@ -575,7 +575,8 @@ def run_binary(c):
     # Both pipes are read all along, so that the server never blocks on one.
     lines, errors = queue.Queue(), []
     readers = [
-        threading.Thread(target=lambda: [lines.put(l) for l in process.stdout]),
+        threading.Thread(
+            target=lambda: [lines.put(l) for l in process.stdout]),
         threading.Thread(target=lambda: errors.extend(process.stderr)),
     ]
     for reader in readers:
