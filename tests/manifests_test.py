@@ -371,6 +371,37 @@ def check_frontend_backends(frontend, services, backends, problems):
                                 f"{port_of(backend.flag('listen'))}")
 
 
+def check_backend(c, frontend_pods, problems):
+    """CPU for the worker pool, memory for the calls frontends can hold."""
+    workers = int(c.flag("workers"))
+    if workers < 1:
+        problems.append(f"{c.where}: --workers={workers} counts the "
+                        "node's cores, not the pod's: set it")
+    cpu, _ = resources(c, "cpu")
+    if cpu is None or parse_quantity(cpu) != workers:
+        problems.append(f"{c.where}: cpu request {cpu} does not match "
+                        f"--workers={workers}")
+    held = frontend_pods * int(c.flag("max_streams"))
+    check_memory(c, REST_BYTES + held * HELD_CALL_BYTES +
+                 parse_byte_size(c.flag("max_memory")),
+                 f"{held} held calls from {frontend_pods} frontend pods, "
+                 "and --max_memory", problems)
+    min_ready = c.deployment["spec"].get("minReadySeconds", 0)
+    if min_ready <= DNS_COOLDOWN_S:
+        problems.append(f"{c.where}: minReadySeconds {min_ready} <= "
+                        f"{DNS_COOLDOWN_S}: a rollout could remove old pods "
+                        "faster than frontends re-resolve")
+
+
+def check_frontend(c, services, backends, problems):
+    """Memory for the calls in flight; the backends it names."""
+    in_flight = int(c.flag("max_in_flight"))
+    check_memory(c, REST_BYTES + in_flight * BACKEND_CALL_BYTES +
+                 parse_byte_size(c.flag("max_memory")),
+                 f"{in_flight} calls in flight and --max_memory", problems)
+    check_frontend_backends(c, services, backends, problems)
+
+
 def check(docs, helps):
     """All the checks; returns the problems found (empty: all good)."""
     problems = []
@@ -386,42 +417,20 @@ def check(docs, helps):
     for name in BINARIES:
         if not by_binary[name]:
             problems.append(f"no Deployment runs the {name}")
-    for c in containers:
-        for check_one in (check_ports, check_shutdown):
-            try:
-                check_one(c, problems)
-            except (ValueError, IndexError, TypeError) as error:
-                problems.append(f"{c.where}: a value does not parse: {error}")
-    # The backend: CPU for its worker pool, memory for the calls its
-    # frontends can hold on it.
     frontend_pods = sum(pods_during_rollout(c.deployment)
                         for c in by_binary["frontend"])
-    for c in by_binary["backend"]:
-        workers = int(c.flag("workers"))
-        if workers < 1:
-            problems.append(f"{c.where}: --workers={workers} counts the "
-                            "node's cores, not the pod's: set it")
-        cpu, _ = resources(c, "cpu")
-        if cpu is None or parse_quantity(cpu) != workers:
-            problems.append(f"{c.where}: cpu request {cpu} does not match "
-                            f"--workers={workers}")
-        held = frontend_pods * int(c.flag("max_streams"))
-        check_memory(c, REST_BYTES + held * HELD_CALL_BYTES +
-                     parse_byte_size(c.flag("max_memory")),
-                     f"{held} held calls from {frontend_pods} frontend "
-                     "pods, and --max_memory", problems)
-        if c.deployment["spec"].get("minReadySeconds", 0) <= DNS_COOLDOWN_S:
-            problems.append(f"{c.where}: minReadySeconds "
-                            f"{c.deployment['spec'].get('minReadySeconds', 0)}"
-                            f" <= {DNS_COOLDOWN_S}: a rollout could remove "
-                            "old pods faster than frontends re-resolve")
-    for c in by_binary["frontend"]:
-        in_flight = int(c.flag("max_in_flight"))
-        check_memory(c, REST_BYTES + in_flight * BACKEND_CALL_BYTES +
-                     parse_byte_size(c.flag("max_memory")),
-                     f"{in_flight} calls in flight and --max_memory",
-                     problems)
-        check_frontend_backends(c, services, by_binary["backend"], problems)
+    checks = [(check_ports, c) for c in containers]
+    checks += [(check_shutdown, c) for c in containers]
+    checks += [(lambda c, p: check_backend(c, frontend_pods, p), c)
+               for c in by_binary["backend"]]
+    checks += [(lambda c, p: check_frontend(c, services, by_binary["backend"],
+                                            p), c)
+               for c in by_binary["frontend"]]
+    for check_one, c in checks:
+        try:
+            check_one(c, problems)
+        except (ValueError, IndexError, TypeError) as error:
+            problems.append(f"{c.where}: a value does not parse: {error}")
     return problems
 
 
