@@ -27,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "proto/deadline.grpc.pb.h"
 #include "tests/netns.h"
+#include "tests/network_fixture.h"
 #include "tests/subprocess.h"
 
 namespace deadline::testing {
@@ -149,41 +150,15 @@ bool WaitUntil(Condition condition, absl::Duration timeout) {
   return true;
 }
 
-class DeadHostTest : public ::testing::Test {
+class DeadHostTest : public NetworkFixture {
  protected:
-  void SetUp() override {
-    const absl::Status available = TestNetwork::Available();
-    if (!available.ok()) {
-      GTEST_SKIP() << "no network namespaces here, so no hosts to cut off: "
-                   << available.message();
-    }
-    absl::StatusOr<std::unique_ptr<TestNetwork>> network =
-        TestNetwork::Create();
-    ASSERT_TRUE(network.ok()) << network.status();
-    network_ = std::move(*network);
-  }
+  void SetUp() override { MakeNetwork(); }
 
   absl::optional<Host> AddHost(absl::string_view name) {
-    absl::StatusOr<Host> host = network_->AddHost(name);
-    if (!host.ok()) {
-      ADD_FAILURE() << host.status();
-      return absl::nullopt;
-    }
-    return *std::move(host);
+    std::vector<Host> hosts = AddHosts({std::string(name)});
+    if (hosts.empty()) return absl::nullopt;
+    return std::move(hosts[0]);
   }
-
-  // Starts `binary` in `host`, listening on the host's address, port 0.
-  std::unique_ptr<Subprocess> StartServerIn(const Host& host,
-                                            absl::string_view binary,
-                                            std::vector<std::string> flags,
-                                            std::string* address) {
-    flags.insert(flags.begin(), RunfilePath(binary));
-    return StartServerProcess(host.Command(std::move(flags)), address,
-                              absl::StrCat(host.address(), ":0"));
-  }
-
-  // Declared before any process, so that it outlives them.
-  std::unique_ptr<TestNetwork> network_;
 };
 
 // The client's host vanishes mid-call (a cut link: no FIN, no RST). The

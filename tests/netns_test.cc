@@ -18,6 +18,7 @@
 #include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/network_fixture.h"
 #include "tests/subprocess.h"
 
 namespace deadline::testing {
@@ -73,63 +74,9 @@ std::vector<std::string> RootNetworkState() {
   return state;
 }
 
-class NetnsTest : public ::testing::Test {
+class NetnsTest : public NetworkFixture {
  protected:
-  void SetUp() override {
-    const absl::Status available = TestNetwork::Available();
-    if (!available.ok()) {
-      GTEST_SKIP() << "no network namespaces here, so no test hosts: "
-                   << available.message();
-    }
-    absl::StatusOr<std::unique_ptr<TestNetwork>> network =
-        TestNetwork::Create();
-    ASSERT_TRUE(network.ok()) << network.status();
-    network_ = std::move(*network);
-  }
-
-  // The hosts, in order; none if one could not be added.
-  std::vector<Host> AddHosts(const std::vector<std::string>& names) {
-    std::vector<Host> hosts;
-    for (const std::string& name : names) {
-      absl::StatusOr<Host> host = network_->AddHost(name);
-      if (!host.ok()) {
-        ADD_FAILURE() << host.status();
-        return {};
-      }
-      hosts.push_back(*std::move(host));
-    }
-    return hosts;
-  }
-
-  // Starts `binary` in `host`, listening on the host's address, port 0.
-  std::unique_ptr<Subprocess> StartServerIn(const Host& host,
-                                            absl::string_view binary,
-                                            std::vector<std::string> flags,
-                                            std::string* address) {
-    flags.insert(flags.begin(), RunfilePath(binary));
-    return StartServerProcess(host.Command(std::move(flags)), address,
-                              absl::StrCat(host.address(), ":0"));
-  }
-
-  std::unique_ptr<Subprocess> StartClientIn(const Host& host,
-                                            std::vector<std::string> flags) {
-    flags.insert(flags.begin(), RunfilePath("client/client"));
-    return Subprocess::Start(host.Command(std::move(flags)));
-  }
-
-  // Runs the client in `host` to completion; returns its exit status (-1:
-  // it hung).
-  int RunClientIn(const Host& host, std::vector<std::string> flags,
-                  std::string* output) {
-    auto client = StartClientIn(host, std::move(flags));
-    if (client == nullptr) return -1;
-    const absl::optional<int> status = client->Wait(kRunTimeout);
-    *output = client->output();
-    return status.value_or(-1);
-  }
-
-  // Declared before any process, so that it outlives them.
-  std::unique_ptr<TestNetwork> network_;
+  void SetUp() override { MakeNetwork(); }
 };
 
 TEST_F(NetnsTest, AHostReachesAServerOnAnotherHost) {

@@ -54,6 +54,7 @@
 #include "gtest/gtest.h"
 #include "proto/deadline.grpc.pb.h"
 #include "tests/netns.h"
+#include "tests/network_fixture.h"
 #include "tests/subprocess.h"
 #include "tests/test_servers.h"
 
@@ -409,34 +410,8 @@ int HealthOf(const std::string& address) {
   return bytes.size() == 2 && bytes[0] == '\x08' ? bytes[1] : -1;
 }
 
-class ReplicasTest : public ::testing::Test {
+class ReplicasTest : public NetworkFixture {
  protected:
-  // For the tests across hosts: a network (or a skip).
-  void MakeNetwork() {
-    const absl::Status available = TestNetwork::Available();
-    if (!available.ok()) {
-      GTEST_SKIP() << "no network namespaces here, so no test hosts: "
-                   << available.message();
-    }
-    absl::StatusOr<std::unique_ptr<TestNetwork>> network =
-        TestNetwork::Create();
-    ASSERT_TRUE(network.ok()) << network.status();
-    network_ = std::move(*network);
-  }
-
-  std::vector<Host> AddHosts(const std::vector<std::string>& names) {
-    std::vector<Host> hosts;
-    for (const std::string& name : names) {
-      absl::StatusOr<Host> host = network_->AddHost(name);
-      if (!host.ok()) {
-        ADD_FAILURE() << host.status();
-        return {};
-      }
-      hosts.push_back(*std::move(host));
-    }
-    return hosts;
-  }
-
   // Starts `binary` with `flags`, listening on `listen` (HOST:PORT; port 0
   // picks one), inside `host` when it is set.
   static std::unique_ptr<Subprocess> StartServer(const Host* host,
@@ -568,9 +543,6 @@ class ReplicasTest : public ::testing::Test {
     RecordProperty("seconds", absl::StrFormat("%.1f", result.seconds));
     return result;
   }
-
-  // Declared before any process, so that it outlives them.
-  std::unique_ptr<TestNetwork> network_;
 };
 
 // (a) Round robin over a replica set.
