@@ -31,9 +31,11 @@ enum class Propagation {
 // cancelled when the caller's call ends, for whatever reason: never use the
 // context after that, nor start a call with it then.
 //
-// gRPC 1.51 quirk (grpc/grpc#12655): the returned context's deadline()
-// reads as time_point::max() whatever the inherited deadline; budgets are
-// computed from the caller's deadline instead.
+// gRPC 1.51 quirk (grpc/grpc#12655): a context fresh from
+// FromCallbackServerContext() reads deadline() as time_point::max(), though
+// the inherited deadline applies on the wire. This function always sets
+// `deadline` as well, so deadline() reads that; either way, budgets are
+// computed from the caller's deadline, never from a child's deadline().
 std::unique_ptr<grpc::ClientContext> ChildContext(
     grpc::CallbackServerContext& caller, absl::Time deadline,
     Propagation propagation = Propagation::kDeadlineAndCancellation);

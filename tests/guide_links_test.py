@@ -34,10 +34,6 @@ PLANNED = {
     # Frontend.FetchStream (issue 11).
     "server/frontend_stream.cc",
     "//tests:fetch_stream_test",
-    # frontend --audit and Backend.Record, the WithoutCancel twin (issue 10).
-    "//tests:audit_test",
-    # backend --ignore_cancel, the anti-pattern nobody checks (issue 10).
-    "//tests:backend_test IgnoreCancel*",
 }
 
 # Code spans that look like paths but name other people's files.
