@@ -362,11 +362,17 @@ TEST(StoppedBackendTest, KeepaliveMarksItDownAndCallsFailFast) {
   run = RunClient(FetchFlags(frontend_address, absl::Seconds(20)));
   EXPECT_EQ(run.exit_status, kExitUnavailable) << run.output;
   EXPECT_LT(run.elapsed, kConnectTimeout + absl::Seconds(1)) << run.output;
+  // Then calls fail at once while the channel backs off; one that lands on
+  // the next connection attempt waits for it (at most the connect
+  // timeout), which a loaded machine makes more likely.
+  absl::Duration fastest = absl::InfiniteDuration();
   for (int i = 0; i < 5; ++i) {
     run = RunClient(FetchFlags(frontend_address, absl::Seconds(20)));
     EXPECT_EQ(run.exit_status, kExitUnavailable) << run.output;
-    EXPECT_LT(run.elapsed, kFailFast) << run.output;
+    EXPECT_LT(run.elapsed, kConnectTimeout + absl::Seconds(1)) << run.output;
+    fastest = std::min(fastest, run.elapsed);
   }
+  EXPECT_LT(fastest, kFailFast);
 
   backend->Signal(SIGCONT);
   EXPECT_TRUE(WaitUntil(
