@@ -142,13 +142,12 @@ Section HopOverhead(const Config& config) {
   section.analysis =
       "A chain is two calls, so 2x the bare call is its natural cost. The "
       "bare call is the cheapest there is (a callback handler that answers "
-      "at once); the backend is a sync server, ~1.2x a bare call (its "
-      "poller threads hand the call over), and the frontend adds its "
-      "reactor, budget, child context and trace, and a thread hop between "
-      "its server side and the async stub's completion. So the p50 floor "
-      "of 2.0x is missed by the sync backend's share; a callback backend "
-      "would take about 0.2x off. All servers and the client share this "
-      "process and its two cores.";
+      "at once). The backend is a callback server too, and adds parsing "
+      "the raw request, validating it, planning its budget and ending the "
+      "call's record; the frontend adds the same, a child context and a "
+      "thread hop between its server side and the async stub's completion "
+      "(gRPC 1.51 runs client callbacks on its own threads). All servers "
+      "and the client share this process and its two cores.";
   return section;
 }
 
@@ -394,13 +393,15 @@ Section StopLatency(const Config& config) {
   section.distributions = {deadline_sleep, cancel_sleep, deadline_spin,
                            cancel_spin};
   section.analysis =
-      "The deadline case includes gRPC's rounding of the deadline up to "
-      "whole milliseconds on the way to the backend (the backend's deadline "
-      "is up to ~1 ms later than the client's); a sleeping loop wakes at its "
-      "deadline exactly. A cancel crosses two hops as RST_STREAMs and is "
-      "noticed by the backend's watcher thread within its 0.5 ms poll. A "
-      "CPU-bound loop checks every 0.5 ms, but the watcher and the network "
-      "threads then compete with the spinning thread for two cores.";
+      "The deadline case includes gRPC's rounding of the timeout it sends "
+      "(whole milliseconds below 1 s), so the backend's deadline is up to "
+      "~1 ms later than the client's; a sleeping call's timer fires at its "
+      "stop time. A cancel crosses two hops as RST_STREAMs; the callback "
+      "backend learns of it in OnCancel, which disarms a sleeping call's "
+      "timer and answers at once. A CPU-bound loop asks IsCancelled() (a "
+      "flag in the callback API) every 0.5 ms, so it stops within that, "
+      "plus the wait for a core: the spinning worker and gRPC's threads "
+      "share two.";
   return section;
 }
 
