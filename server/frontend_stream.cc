@@ -226,18 +226,20 @@ class FetchStreamReactor final
     StartWrite(&message_bytes_);
   }
 
-  // The stream's time here is up, and it has not ended: the backend has
-  // not answered in time (without propagation it has no deadline), or the
-  // reader has not taken the last message (its flow-control window is full,
-  // so not even the trailers could reach it). End both streams now. On the
-  // clock's timer thread; never blocks.
+  // The stream's time here is up, and it has not ended: the reader has not
+  // taken the last message (its flow-control window is full, so not even
+  // the trailers could reach it), or, without propagation, the backend
+  // stream (which then has no deadline) has not ended. End both streams
+  // now. (A propagated backend stream has the deadline gRPC enforces: if it
+  // is late, its status is on the way.) On the clock's timer thread; never
+  // blocks.
   void StreamEnds() {
     grpc_call* stuck_caller = nullptr;
     bool cut = false;
     {
       absl::MutexLock lock(&mu_);
       timer_armed_ = false;
-      if (!concluded_) {
+      if (!concluded_ && (writing_ || !propagates())) {
         cut = true;
         cut_message_ =
             absl::StrCat(Summary(capped()), "; cut off at ",

@@ -302,7 +302,11 @@ TEST_P(FetchStreamTest, ASlowReaderHoldsTheBackendBackThroughBothHops) {
 }
 
 TEST_P(FetchStreamTest, MaxStreamDurationEndsTheStreamNamingTheCap) {
-  TestBackend backend(GetParam());
+  // A backend reserve roomy enough for a busy machine: its explanation must
+  // beat the deadline it was given.
+  BackendOptions backend_options;
+  backend_options.budget.reserve = absl::Milliseconds(20);
+  TestBackend backend(backend_options, GetParam());
   FrontendOptions options;
   options.max_stream_duration = absl::Milliseconds(300);
   TestFrontend frontend(backend.address(), options);
@@ -442,6 +446,27 @@ TEST_P(FetchStreamTest, WithoutPropagationTheBackendStopsOnlyAtTheNextMessage) {
   // It worked on after the cancel, to the end of its step.
   EXPECT_GT(FromProtoTime(hop->finished_at()) - cancelled,
             absl::Milliseconds(50));
+}
+
+TEST_P(FetchStreamTest, WithoutPropagationTheCapStillEndsTheBackendStream) {
+  TestBackend backend(GetParam());
+  FrontendOptions options;
+  options.propagation = Propagation::kNone;  // The backend gets no deadline.
+  options.max_stream_duration = absl::Milliseconds(300);
+  TestFrontend frontend(backend.address(), options);
+  const StreamRun run = FetchStream(
+      frontend.stub(), Work(100, absl::Milliseconds(10)), absl::Seconds(10));
+  EXPECT_EQ(run.outcome.status.error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(run.outcome.status.error_message(),
+              AllOf(HasSubstr("--max_stream_duration=300ms"),
+                    HasSubstr("the backend had not ended its stream")));
+  EXPECT_LT(run.outcome.elapsed, absl::Seconds(2));
+  const absl::optional<deadline::v1::HopTrace> hop =
+      backend.WaitForCall(run.outcome.request_id, absl::Seconds(5));
+  ASSERT_TRUE(hop.has_value());
+  EXPECT_EQ(hop->code(), "CANCELLED");
+  EXPECT_LT(hop->steps_done(), 40);
 }
 
 TEST(MaxStreamDurationTest, ZeroAndInfinityAreOffAndTinyCapsAreRefused) {
