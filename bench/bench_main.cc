@@ -18,6 +18,7 @@
 #include "bench/compare.h"
 #include "bench/flood.h"
 #include "bench/report.h"
+#include "bench/stream_bench.h"
 #include "common/flags.h"
 #include "server/server_main.h"
 
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
           {"scale", deadline::bench::Scale},
           {"chain_comparison", deadline::bench::ChainComparison},
           {"flood", deadline::bench::Flood},
+          {"stream_cancel", deadline::bench::StreamCancel},
       };
   deadline::bench::RunInfo info;
   info.date =

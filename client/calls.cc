@@ -29,30 +29,51 @@ FetchAllCall::FetchAllCall(deadline::v1::Frontend::StubInterface& stub,
   });
 }
 
-WorkStreamCall::WorkStreamCall(deadline::v1::Backend::StubInterface& stub,
-                               const deadline::v1::WorkRequest& request,
-                               absl::Time deadline) {
+ProgressStream::ProgressStream(absl::Time deadline,
+                               absl::string_view request_id) {
   context_.set_deadline(ToGrpcDeadline(deadline));
-  reader_ = stub.WorkStream(&context_, request);
+  outcome_.request_id =
+      request_id.empty() ? NewRequestId() : std::string(request_id);
+  context_.AddMetadata(kRequestIdKey, outcome_.request_id);
+  // This client shows every call's story, OK or not.
+  WantTrace(context_);
+  outcome_.start = RealClock().Now();
 }
 
-WorkStreamCall::Outcome WorkStreamCall::Read(
+ProgressStream::Outcome ProgressStream::Read(
     int max_messages,
     absl::FunctionRef<void(const deadline::v1::WorkProgress&)> on_message) {
-  Outcome outcome;
   deadline::v1::WorkProgress progress;
   while (reader_->Read(&progress)) {
     on_message(progress);
-    if (++outcome.messages == max_messages) {
+    if (++outcome_.messages == max_messages) {
       // Stop reading: cancelling tells the backend at once, instead of
       // leaving it to fill the flow-control window for nobody.
-      outcome.stopped_early = true;
+      outcome_.stopped_early = true;
       context_.TryCancel();
       break;
     }
   }
-  outcome.status = reader_->Finish();
-  return outcome;
+  outcome_.status = reader_->Finish();
+  outcome_.elapsed = RealClock().Now() - outcome_.start;
+  outcome_.trace = TraceFrom(context_);
+  return outcome_;
+}
+
+WorkStreamCall::WorkStreamCall(deadline::v1::Backend::StubInterface& stub,
+                               const deadline::v1::WorkRequest& request,
+                               absl::Time deadline,
+                               absl::string_view request_id)
+    : ProgressStream(deadline, request_id) {
+  reader_ = stub.WorkStream(&context_, request);
+}
+
+FetchStreamCall::FetchStreamCall(deadline::v1::Frontend::StubInterface& stub,
+                                 const FetchRequest& request,
+                                 absl::Time deadline,
+                                 absl::string_view request_id)
+    : ProgressStream(deadline, request_id) {
+  reader_ = stub.FetchStream(&context_, request);
 }
 
 }  // namespace deadline

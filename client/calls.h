@@ -116,20 +116,31 @@ class FetchAllCall final : public UnaryCall<deadline::v1::FetchAllRequest,
                Clock& clock = RealClock());
 };
 
-// Backend.WorkStream, read on the calling thread. Cancel() may be called
-// from any thread.
-class WorkStreamCall {
+// A server stream of WorkProgress messages (Backend.WorkStream,
+// Frontend.FetchStream), read on the calling thread, with a deadline that
+// covers the whole stream and an x-request-id (a new one unless given).
+// Cancel() may be called from any thread.
+class ProgressStream {
  public:
   struct Outcome {
     grpc::Status status;
     int messages = 0;
     // True when the reader stopped at `max_messages` and cancelled.
     bool stopped_early = false;
+    // When the stream started, and how long it took, on the client.
+    absl::Time start;
+    absl::Duration elapsed;
+    // The x-request-id sent, and the hops' story sent back (if any was).
+    std::string request_id;
+    absl::optional<deadline::v1::BudgetTrace> trace;
   };
 
-  WorkStreamCall(deadline::v1::Backend::StubInterface& stub,
-                 const deadline::v1::WorkRequest& request, absl::Time deadline);
+  ProgressStream(const ProgressStream&) = delete;
+  ProgressStream& operator=(const ProgressStream&) = delete;
+  virtual ~ProgressStream() = default;
 
+  // Cancels the stream: it ends with CANCELLED, and the cancellation
+  // travels to every hop that propagates it.
   void Cancel() { context_.TryCancel(); }
 
   // Reads messages, passing each to `on_message`, until the stream ends or
@@ -139,10 +150,34 @@ class WorkStreamCall {
       int max_messages,
       absl::FunctionRef<void(const deadline::v1::WorkProgress&)> on_message);
 
- private:
+ protected:
+  // `deadline` is absolute; absl::InfiniteFuture() for none.
+  ProgressStream(absl::Time deadline, absl::string_view request_id);
+
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReaderInterface<deadline::v1::WorkProgress>>
       reader_;
+
+ private:
+  Outcome outcome_;
+};
+
+// Backend.WorkStream, started by the constructor. `stub` must outlive the
+// call.
+class WorkStreamCall final : public ProgressStream {
+ public:
+  WorkStreamCall(deadline::v1::Backend::StubInterface& stub,
+                 const deadline::v1::WorkRequest& request, absl::Time deadline,
+                 absl::string_view request_id = "");
+};
+
+// Frontend.FetchStream, started by the constructor. `stub` must outlive the
+// call.
+class FetchStreamCall final : public ProgressStream {
+ public:
+  FetchStreamCall(deadline::v1::Frontend::StubInterface& stub,
+                  const deadline::v1::FetchRequest& request,
+                  absl::Time deadline, absl::string_view request_id = "");
 };
 
 }  // namespace deadline

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
@@ -17,6 +18,7 @@
 #include "client/report.h"
 #include "client/timeline.h"
 #include "common/flags.h"
+#include "common/printable.h"
 #include "common/signals.h"
 #include "common/time_util.h"
 #include "common/transport.h"
@@ -27,7 +29,7 @@ ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "the frontend's host:port (with --mode=stream: a backend's)");
 ABSL_FLAG(std::string, mode, "unary",
           "unary: Frontend.Fetch; fanout: Frontend.FetchAll with --panels; "
-          "stream: Backend.WorkStream");
+          "stream: Backend.WorkStream; fetch_stream: Frontend.FetchStream");
 ABSL_FLAG(absl::Duration, deadline, absl::InfiniteDuration(),
           "relative deadline, e.g. 300ms (WithTimeout); inf: none");
 ABSL_FLAG(std::string, deadline_at, "",
@@ -35,18 +37,18 @@ ABSL_FLAG(std::string, deadline_at, "",
           "(WithDeadline)");
 ABSL_FLAG(absl::Duration, cancel_after, absl::InfiniteDuration(),
           "cancel the call after this long (WithCancel); Ctrl+C also cancels");
-ABSL_FLAG(int, steps, 10, "backend work steps (unary, stream)");
+ABSL_FLAG(int, steps, 10, "backend work steps (unary and both streams)");
 ABSL_FLAG(absl::Duration, step, absl::Milliseconds(10),
-          "length of one step (unary, stream)");
+          "length of one step (unary and both streams)");
 ABSL_FLAG(std::string, kind, "sleep",
-          "sleep (idle waiting) or spin (CPU) (unary, stream)");
+          "sleep (idle waiting) or spin (CPU) (unary and both streams)");
 ABSL_FLAG(std::string, panels, "3x10x10ms",
           "fanout panels: comma-separated COUNTxSTEPSxSTEP[:spin] groups");
 ABSL_FLAG(std::string, fanout, "all",
           "fanout mode: all (all-or-nothing, errgroup) or partial");
 ABSL_FLAG(int, max_messages, 0,
-          "stream: stop reading (and cancel) after this many messages; 0: "
-          "read all");
+          "stream, fetch_stream: stop reading (and cancel) after this many "
+          "messages; 0: read all");
 ABSL_FLAG(std::string, request_id, "",
           "the x-request-id to send (default: a new random one)");
 ABSL_FLAG(std::string, timeline_svg, "",
@@ -165,13 +167,13 @@ const auto& Await(const std::shared_ptr<Call>& call,
   return call->Wait();
 }
 
-int RunStream(const std::shared_ptr<grpc::Channel>& channel,
-              absl::Time deadline, absl::Duration cancel_after) {
+// Reads a stream to its end (or to --max_messages), printing each message,
+// cancelling it on a signal or after `cancel_after`. `start` starts it.
+template <typename Call, typename Start>
+int RunStream(absl::Time deadline, absl::Duration cancel_after, Start start) {
   const int max_messages = absl::GetFlag(FLAGS_max_messages);
   if (max_messages < 0) ExitWithUsageError("--max_messages must be >= 0");
-  auto stub = deadline::v1::Backend::NewStub(channel);
-  auto call = std::make_shared<deadline::WorkStreamCall>(*stub, WorkFromFlags(),
-                                                         deadline);
+  const std::shared_ptr<Call> call = start();
   CancelOnSignal([call] { call->Cancel(); });
   if (cancel_after != absl::InfiniteDuration()) {
     std::thread([call, cancel_after] {
@@ -180,7 +182,7 @@ int RunStream(const std::shared_ptr<grpc::Channel>& channel,
       call->Cancel();
     }).detach();
   }
-  const deadline::WorkStreamCall::Outcome outcome =
+  const deadline::ProgressStream::Outcome outcome =
       call->Read(max_messages, [](const deadline::v1::WorkProgress& progress) {
         std::fputs(deadline::FormatProgress(progress).c_str(), stdout);
         std::fflush(stdout);
@@ -195,7 +197,10 @@ int RunStream(const std::shared_ptr<grpc::Channel>& channel,
                   static_cast<absl::StatusCode>(outcome.status.error_code()))
                   .c_str(),
               outcome.status.ok() ? "" : ": ",
-              outcome.status.error_message().c_str());
+              deadline::Printable(outcome.status.error_message()).c_str());
+  if constexpr (std::is_same_v<Call, deadline::FetchStreamCall>) {
+    ShowTimeline(outcome, deadline, "Frontend.FetchStream");
+  }
   return deadline::ExitCodeFor(outcome.status.error_code());
 }
 
@@ -233,10 +238,24 @@ int Run() {
   const absl::Time deadline = DeadlineFromFlags(now);
   const absl::Duration cancel_after = absl::GetFlag(FLAGS_cancel_after);
   const std::string mode = absl::GetFlag(FLAGS_mode);
-  if (mode == "stream") return RunStream(channel, deadline, cancel_after);
+  const std::string request_id = absl::GetFlag(FLAGS_request_id);
+  if (mode == "stream") {
+    auto stub = deadline::v1::Backend::NewStub(channel);
+    return RunStream<deadline::WorkStreamCall>(deadline, cancel_after, [&] {
+      return std::make_shared<deadline::WorkStreamCall>(*stub, WorkFromFlags(),
+                                                        deadline, request_id);
+    });
+  }
 
   auto stub = deadline::v1::Frontend::NewStub(channel);
-  const std::string request_id = absl::GetFlag(FLAGS_request_id);
+  if (mode == "fetch_stream") {
+    deadline::v1::FetchRequest request;
+    *request.mutable_work() = WorkFromFlags();
+    return RunStream<deadline::FetchStreamCall>(deadline, cancel_after, [&] {
+      return std::make_shared<deadline::FetchStreamCall>(*stub, request,
+                                                         deadline, request_id);
+    });
+  }
   if (mode == "unary") {
     deadline::v1::FetchRequest request;
     *request.mutable_work() = WorkFromFlags();
@@ -258,7 +277,7 @@ int Run() {
     ShowTimeline(outcome, deadline, "Frontend.FetchAll");
     return deadline::ExitCodeFor(outcome.status.error_code());
   }
-  ExitWithUsageError("--mode must be unary, stream or fanout");
+  ExitWithUsageError("--mode must be unary, fanout, stream or fetch_stream");
 }
 
 }  // namespace
@@ -274,6 +293,8 @@ int main(int argc, char** argv) {
       "              --mode=fanout [--panels=3x10x10ms,...] "
       "[--fanout=all|partial]\n"
       "              --mode=stream --target=BACKEND [--max_messages=N] "
+      "[--steps=N --step=D]\n"
+      "              --mode=fetch_stream [--max_messages=N] "
       "[--steps=N --step=D]\n"
       "       client --stats [--target=HOST:PORT]\n"
       "Exit status: 0 OK, 2 usage error, 10 + the gRPC code otherwise "

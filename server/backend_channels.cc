@@ -159,6 +159,11 @@ std::shared_ptr<grpc::Channel> CreateBackendChannel(
   SetKeepalive(options.keepalive, args);
   args.SetInt(GRPC_ARG_MAX_METADATA_SIZE, options.max_metadata_bytes);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, options.max_attempts > 1 ? 1 : 0);
+  if (options.stream_window_bytes > 0) {
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
+                options.stream_window_bytes);
+  }
   std::vector<
       std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       interceptors;

@@ -53,6 +53,12 @@ struct BackendChannelOptions {
   // received, trimmed and its real status kept, not turned into
   // RESOURCE_EXHAUSTED by gRPC's 8 KiB default.
   int max_metadata_bytes = 1 << 20;
+  // The receive window of each backend call, in bytes: how much of a
+  // backend's stream this side's transport may hold that the frontend has
+  // not read yet. 0 keeps gRPC's default, which grows it to megabytes while
+  // data flows fast (BDP probing); a small one makes a slow reader hold a
+  // streaming backend back sooner.
+  int stream_window_bytes = 0;
 };
 
 // OK, or INVALID_ARGUMENT naming the flag and its range.

@@ -35,6 +35,10 @@ ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(5),
           "budget for calls that arrive without a deadline");
 ABSL_FLAG(absl::Duration, max_deadline, absl::Seconds(60),
           "longer deadlines are clamped to this");
+ABSL_FLAG(absl::Duration, max_stream_duration, absl::ZeroDuration(),
+          "a FetchStream ends with DEADLINE_EXCEEDED after this long, "
+          "whatever its caller's deadline (on top of --max_deadline; streams "
+          "only); 0 or inf: off");
 ABSL_FLAG(std::string, propagation, "on",
           "on: the backend call inherits the caller's deadline and "
           "cancellation; off: THE ANTI-PATTERN, a fresh context that drops "
@@ -62,6 +66,11 @@ ABSL_FLAG(absl::Duration, retry_max_backoff, absl::Milliseconds(100),
           "retries wait at most this long");
 ABSL_FLAG(absl::Duration, backend_connect_timeout, absl::Seconds(1),
           "a connection attempt to a backend gives up after this long");
+ABSL_FLAG(int, backend_stream_window, 0,
+          "bytes of a backend's stream that this frontend's transport may "
+          "hold unread (its HTTP/2 receive window); 0: gRPC's default, which "
+          "grows to megabytes while a stream flows fast, so a slow reader "
+          "holds a backend back only once that much is buffered here");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA: reach the backends over TLS, verified by it (with "
           "--tls_cert/--tls_key as the client certificate, if given)");
@@ -81,6 +90,13 @@ int main(int argc, char** argv) {
       !status.ok()) {
     deadline::ExitWithUsageError(status.message());
   }
+  const absl::StatusOr<absl::Duration> max_stream_duration =
+      deadline::ParseMaxStreamDuration(absl::GetFlag(FLAGS_max_stream_duration),
+                                       options.budget);
+  if (!max_stream_duration.ok()) {
+    deadline::ExitWithUsageError(max_stream_duration.status().message());
+  }
+  options.max_stream_duration = *max_stream_duration;
   const deadline::ServingFlags serving = deadline::ServingFlagsOrExit(
       absl::GetFlag(FLAGS_listen), options.budget.max_deadline);
   options.log = serving.log;
@@ -119,6 +135,13 @@ int main(int argc, char** argv) {
   channels.max_backoff = absl::GetFlag(FLAGS_retry_max_backoff);
   channels.connect_timeout = absl::GetFlag(FLAGS_backend_connect_timeout);
   channels.keepalive = serving.serving.keepalive;
+  channels.stream_window_bytes = absl::GetFlag(FLAGS_backend_stream_window);
+  if (channels.stream_window_bytes != 0 &&
+      channels.stream_window_bytes < 1024) {
+    deadline::ExitWithUsageError(
+        "--backend_stream_window must be 0 (gRPC's default) or at least "
+        "1024");
+  }
   if (!absl::GetFlag(FLAGS_tls_ca).empty()) {
     channels.tls = {serving.serving.tls.cert, serving.serving.tls.key,
                     absl::GetFlag(FLAGS_tls_ca)};
@@ -142,7 +165,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<deadline::ServerMetrics> metrics;
   if (!serving.metrics_listen.empty()) {
     metrics = std::make_unique<deadline::ServerMetrics>(
-        "frontend", std::vector<std::string>{"Fetch", "FetchAll"});
+        "frontend",
+        std::vector<std::string>{"Fetch", "FetchAll", "FetchStream"});
     options.observer = metrics.get();
   }
   deadline::FrontendService frontend(*backends, options);

@@ -584,6 +584,29 @@ grpc::ServerUnaryReactor* FrontendService::FetchAll(
   return new FetchAllCall(*this, *context, *request, *reply);
 }
 
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FrontendService::FetchStream(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  return StartFetchStream(stream_host_, context, request);
+}
+
+FetchStreamHost FrontendService::StreamHost() {
+  FetchStreamOptions options;
+  options.limits = options_.limits;
+  options.propagation = options_.propagation;
+  options.max_in_flight = options_.max_in_flight;
+  options.max_stream_duration = options_.max_stream_duration;
+  return {options, &policy_, &sink_, &clock_,
+          // Streams take their turn with Fetch calls.
+          [this] {
+            const uint64_t turn =
+                next_backend_.fetch_add(1, std::memory_order_relaxed);
+            const Backend& backend = backends_[turn % backends_.size()];
+            return StreamBackend{backend.target, backend.stub.get()};
+          },
+          [this](grpc::ClientContext& context) { Track(context); },
+          [this](grpc::ClientContext& context) { Untrack(context); }};
+}
+
 void FrontendService::Track(grpc::ClientContext& context) {
   absl::MutexLock lock(&mu_);
   if (shutting_down_) context.TryCancel();

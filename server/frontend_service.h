@@ -21,6 +21,7 @@
 #include "server/budget.h"
 #include "server/call_log.h"
 #include "server/call_stats.h"
+#include "server/frontend_stream.h"
 #include "server/hop_record.h"
 #include "server/propagation.h"
 #include "server/work_request.h"
@@ -54,6 +55,9 @@ struct FrontendOptions {
   // Calls in flight beyond this are refused at once with
   // RESOURCE_EXHAUSTED, rather than answered late.
   int max_in_flight = 10'000;
+  // A FetchStream lasts at most this long here, whatever its caller's
+  // deadline (see FetchStreamOptions). Infinite: off.
+  absl::Duration max_stream_duration = absl::InfiniteDuration();
   // Which calls get a log line on stderr.
   LogMode log = LogMode::kErrors;
   // If set, called with each call's trace as it ends: for tests and
@@ -72,7 +76,8 @@ struct FrontendOptions {
 // the reserve, and answers when the backend does. FetchAll does the same for
 // every panel at once, panel i on backend i % backends.size(), under one
 // budget; see deadline.v1.FanOutMode. With hedging on, a slow panel also
-// goes to the next backend, and the first OK wins.
+// goes to the next backend, and the first OK wins. FetchStream forwards a
+// Backend.WorkStream message by message (see StartFetchStream()).
 //
 // Both return DEADLINE_EXCEEDED at once, without calling a backend, when too
 // little budget is left (counted as rejected); INVALID_ARGUMENT, without
@@ -90,7 +95,8 @@ struct FrontendOptions {
 class FrontendService final
     : public deadline::v1::Frontend::WithRawCallbackMethod_Fetch<
           deadline::v1::Frontend::WithRawCallbackMethod_FetchAll<
-              deadline::v1::Frontend::Service>> {
+              deadline::v1::Frontend::WithRawCallbackMethod_FetchStream<
+                  deadline::v1::Frontend::Service>>> {
  public:
   // `backends`: one or more, as ParseBackends() makes them.
   FrontendService(const std::vector<BackendTarget>& backends,
@@ -105,6 +111,11 @@ class FrontendService final
   grpc::ServerUnaryReactor* FetchAll(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* reply) override;
+
+  // A FetchRequest in, WorkProgress messages out.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* FetchStream(
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* request) override;
 
   // Call just before grpc::Server::Shutdown() (after any drain), which will
   // cancel the calls still in flight at `cancel_at`; calls cancelled from
@@ -141,6 +152,9 @@ class FrontendService final
   void Track(grpc::ClientContext& context);
   void Untrack(grpc::ClientContext& context);
 
+  // What FetchStream calls share with this service.
+  FetchStreamHost StreamHost();
+
   const FrontendOptions options_;
   Clock& clock_;
   const BudgetPolicy policy_;
@@ -157,6 +171,8 @@ class FrontendService final
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   std::set<grpc::ClientContext*> unpropagated_ ABSL_GUARDED_BY(mu_);
+  // Last: it refers to the members above.
+  const FetchStreamHost stream_host_ = StreamHost();
 };
 
 }  // namespace deadline

@@ -35,9 +35,12 @@ absl::Status ParseRequest(const grpc::ByteBuffer& bytes, Message& message) {
   return absl::OkStatus();
 }
 
-// Serializes `message` into `bytes`, for gRPC to send.
+// Serializes `message` into `bytes`, for gRPC to send. `bytes` may hold
+// the last message a stream wrote: it is replaced (gRPC's serializer aborts
+// on a buffer that is not empty once a message exceeds 23 bytes).
 template <typename Message>
 void SerializeRaw(const Message& message, grpc::ByteBuffer& bytes) {
+  bytes.Clear();
   bool own_buffer = false;
   grpc::SerializationTraits<Message>::Serialize(message, &bytes, &own_buffer);
 }

@@ -175,6 +175,41 @@ TEST_F(BinariesTest, TheRequestIdIsInEveryHopsLogLineAndTheTimeline) {
   EXPECT_THAT(*backend_line, HasSubstr("steps="));
 }
 
+TEST_F(BinariesTest, BothStreamModesSendTheRequestIdAndStopTheBackend) {
+  StartChain();
+  std::string output;
+  // Through the frontend: 3 messages read, then the stream is cancelled.
+  EXPECT_EQ(RunClient({"--mode=fetch_stream", "--steps=100", "--step=10ms",
+                       "--max_messages=3", "--request_id=fetch-stream-7"},
+                      &output),
+            0)
+      << output;
+  EXPECT_THAT(output, HasSubstr("step 3: "));
+  EXPECT_THAT(output, HasSubstr("stopped reading after 3 messages"));
+  const auto frontend_line =
+      frontend_->WaitForLine("request_id=fetch-stream-7", kRunTimeout);
+  ASSERT_TRUE(frontend_line.has_value()) << frontend_->output();
+  EXPECT_THAT(*frontend_line, HasSubstr("method=FetchStream"));
+  EXPECT_THAT(*frontend_line, HasSubstr("code=CANCELLED"));
+  auto backend_line =
+      backend_->WaitForLine("request_id=fetch-stream-7", kRunTimeout);
+  ASSERT_TRUE(backend_line.has_value()) << backend_->output();
+  EXPECT_THAT(*backend_line, HasSubstr("method=WorkStream"));
+  EXPECT_THAT(*backend_line, HasSubstr("code=CANCELLED"));
+
+  // Straight to the backend, read to the end.
+  frontend_address_ = backend_address_;
+  EXPECT_EQ(RunClient({"--mode=stream", "--steps=2", "--step=1ms",
+                       "--deadline=5s", "--request_id=work-stream-7"},
+                      &output),
+            0)
+      << output;
+  EXPECT_THAT(output, HasSubstr("status:  OK"));
+  backend_line = backend_->WaitForLine("request_id=work-stream-7", kRunTimeout);
+  ASSERT_TRUE(backend_line.has_value()) << backend_->output();
+  EXPECT_THAT(*backend_line, HasSubstr("code=OK"));
+}
+
 TEST_F(BinariesTest, ACancelledCallIsLoggedAsSuchAtEveryHop) {
   StartChain();
   std::string output;
@@ -229,8 +264,12 @@ TEST_F(BinariesTest, BadFlagsPrintUsageAndExitTwo) {
       {"server/frontend", "--audit_deadline=0s"},
       {"server/backend", "--ignore_cancel=maybe"},
       {"server/frontend", "--min_budget=soon"},
+      {"server/frontend", "--max_stream_duration=10ms"},
+      {"server/frontend", "--max_stream_duration=-1s"},
+      {"server/frontend", "--backend_stream_window=100"},
       {"client/client", "--deadline=abc"},
       {"client/client", "--kind=nap"},
+      {"client/client", "--mode=fetch_stream", "--max_messages=-1"},
       {"client/client", "--deadline=1s", "--deadline_at=2030-01-01T00:00:00Z"},
       {"client/client", "positional"},
   };
