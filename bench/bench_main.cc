@@ -17,6 +17,7 @@
 #include "bench/benchmarks.h"
 #include "bench/compare.h"
 #include "bench/flood.h"
+#include "bench/load_bench.h"
 #include "bench/report.h"
 #include "common/flags.h"
 #include "server/server_main.h"
@@ -107,6 +108,10 @@ int main(int argc, char** argv) {
           {"scale", deadline::bench::Scale},
           {"chain_comparison", deadline::bench::ChainComparison},
           {"flood", deadline::bench::Flood},
+          {"overload", deadline::bench::Overload},
+          {"partial", deadline::bench::Partial},
+          {"hedging", deadline::bench::Hedging},
+          {"ignored_cancel", deadline::bench::IgnoredCancel},
       };
   deadline::bench::RunInfo info;
   info.date =
