@@ -63,10 +63,15 @@ class ChildServer {
   std::string TakeLog();
   // Everything it printed since it started, as far as drained.
   std::string AllOutput();
+  // Stops it gracefully (SIGTERM) and waits up to `timeout` for it to
+  // exit; returns its exit status (128 + N if killed by signal N), or
+  // nullopt if it did not exit in time. Once.
+  absl::optional<int> Stop(absl::Duration timeout);
 
  private:
   ChildServer() = default;
   void Drain();
+  void StopDraining();
 
   std::unique_ptr<testing::Subprocess> process_;  // Touched by drainer_ only.
   std::string address_;
