@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -637,12 +638,13 @@ Section Overload(const Config& config) {
     std::vector<std::string> frontend_args;
     std::vector<double> multiples;
   };
+  const std::vector<std::string> sized_backend = {
+      absl::StrCat("--workers=", kOverloadWorkers),
+      absl::StrCat("--max_queue=", kOverloadQueue)};
+  const std::vector<std::string> sized_frontend = {
+      absl::StrCat("--max_in_flight=", kOverloadMaxInFlight)};
   const std::vector<Setting> settings = {
-      {"sized",
-       {absl::StrCat("--workers=", kOverloadWorkers),
-        absl::StrCat("--max_queue=", kOverloadQueue)},
-       {absl::StrCat("--max_in_flight=", kOverloadMaxInFlight)},
-       {0.5, 1, 2, 3}},
+      {"sized", sized_backend, sized_frontend, {0.5, 1, 2, 3}},
       {"defaults", {}, {}, {3}},
   };
   double capacity = 0;
@@ -764,8 +766,9 @@ Section Overload(const Config& config) {
                          run.exhausted, run.refused_by_frontend,
                          run.exhausted - run.refused_by_frontend,
                          Ms(run.exhausted_in.p50), Ms(run.exhausted_in.p99))));
-      const std::string f =
-          absl::StrCat(setting.name, "_", absl::StrFormat("%.1fx", multiple));
+      const std::string f = absl::StrCat(
+          absl::StrReplaceAll(setting.name, {{", ", "_"}, {" ", "_"}}), "_",
+          absl::StrFormat("%.1fx", multiple));
       section.figures[f + ".offered"] = run.offered;
       section.figures[f + ".goodput"] = run.goodput;
       section.figures[f + ".ok"] = run.ok;
