@@ -814,9 +814,13 @@ Section Overload(const Config& config) {
       "runs show the client's own 1 ms sleeps waking tens of ms late. The "
       "calls ended by the client's own timer are the real misses (the "
       "server's answer and its explanation came too late): with the sized "
-      "settings a handful at 2-3x, when the frontend's threads waited for "
-      "a CPU behind the spinning workers for longer than its 10 ms "
-      "reserve (the waiting row); with the defaults hundreds.";
+      "settings none to a handful per run at 2-3x, varying with what else "
+      "the machine runs: calls whose frontend and client both waited for "
+      "a CPU longer than the 10 ms reserve (the run-queue waits; the "
+      "spinning workers and other processes fill both cores); with the "
+      "defaults tens to hundreds. Running the workers at nice 10 (tried "
+      "from outside) made it worse: a worker that does not run cannot end "
+      "its call at the deadline either.";
   return section;
 }
 
