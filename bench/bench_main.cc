@@ -17,6 +17,7 @@
 #include "bench/benchmarks.h"
 #include "bench/compare.h"
 #include "bench/flood.h"
+#include "bench/load_bench.h"
 #include "bench/report.h"
 #include "bench/stream_bench.h"
 #include "common/flags.h"
@@ -109,6 +110,10 @@ int main(int argc, char** argv) {
           {"chain_comparison", deadline::bench::ChainComparison},
           {"flood", deadline::bench::Flood},
           {"stream_cancel", deadline::bench::StreamCancel},
+          {"overload", deadline::bench::Overload},
+          {"partial", deadline::bench::Partial},
+          {"hedging", deadline::bench::Hedging},
+          {"ignored_cancel", deadline::bench::IgnoredCancel},
       };
   deadline::bench::RunInfo info;
   info.date =

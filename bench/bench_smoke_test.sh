@@ -24,7 +24,8 @@ results = json.load(open(f"{out}/results.json"))
 ids = [s["id"] for s in results["sections"]]
 expected = ["hop_overhead", "throughput", "deadline_fidelity", "stop_latency",
             "wasted_work", "budget_accuracy", "checking_cost", "scale",
-            "chain_comparison", "flood", "stream_cancel"]
+            "chain_comparison", "flood", "stream_cancel", "overload",
+            "partial", "hedging", "ignored_cancel"]
 assert ids == expected, f"sections {ids}"
 for section in results["sections"]:
     assert section["rows"], f"{section['id']} reported nothing"
