@@ -58,6 +58,9 @@ ABSL_FLAG(std::string, tls_ca, "",
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM client certificate for mutual TLS (with --tls_key, --tls_ca)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(bool, wait_for_ready, false,
+          "wait for --target to be reachable, up to the call's deadline, "
+          "instead of failing at once with UNAVAILABLE");
 ABSL_FLAG(bool, stats, false,
           "instead of a call, print the Stats counters of the server at "
           "--target (frontend or backend)");
@@ -230,6 +233,13 @@ int Run() {
   // A long call to a server whose host vanishes ends within about 30 s
   // (and at its deadline, if sooner).
   deadline::SetKeepalive(deadline::Keepalive(), args);
+  if (absl::GetFlag(FLAGS_wait_for_ready)) {
+    // Every call on this channel waits for a connection, bounded by its
+    // deadline: the channel-wide form of ClientContext::set_wait_for_ready.
+    // An empty name matches every method of every service.
+    args.SetServiceConfigJSON(
+        R"({"methodConfig": [{"name": [{}], "waitForReady": true}]})");
+  }
   const std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
       absl::GetFlag(FLAGS_target), *credentials, args);
   if (absl::GetFlag(FLAGS_stats)) return PrintStats(channel);
@@ -297,6 +307,7 @@ int main(int argc, char** argv) {
       "              --mode=fetch_stream [--max_messages=N] "
       "[--steps=N --step=D]\n"
       "       client --stats [--target=HOST:PORT]\n"
+      "Any call mode also takes --wait_for_ready and the --tls_* flags.\n"
       "Exit status: 0 OK, 2 usage error, 10 + the gRPC code otherwise "
       "(11 CANCELLED, 14 DEADLINE_EXCEEDED, 24 UNAVAILABLE).",
       {__FILE__});

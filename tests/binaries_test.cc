@@ -254,6 +254,40 @@ TEST_F(BinariesTest, UnreachableFrontendExitsWithUnavailable) {
   EXPECT_EQ(RunClient({"--deadline=5s"}, &output), 24) << output;
 }
 
+// Go's DialContext(ctx, ..., WithBlock()): the call's deadline also bounds
+// the wait for a connection, but in C++ only for a call marked
+// wait-for-ready.
+TEST_F(BinariesTest, WaitForReadyWaitsUpToTheDeadlineInsteadOfFailingFast) {
+  frontend_address_ = "127.0.0.1:1";
+  std::string output;
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(RunClient({"--deadline=500ms", "--wait_for_ready"}, &output), 14)
+      << output;
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(500));
+  EXPECT_THAT(output, HasSubstr("DEADLINE_EXCEEDED"));
+}
+
+TEST_F(BinariesTest, WaitForReadyRidesOutAFrontendThatStartsLate) {
+  backend_ = StartServer("server/backend", {}, &backend_address_);
+  ASSERT_NE(backend_, nullptr) << "backend did not start";
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  frontend_address_ = absl::StrCat("127.0.0.1:", port);
+  auto client = StartClient(
+      {"--deadline=20s", "--wait_for_ready", "--steps=1", "--step=1ms"});
+  ASSERT_NE(client, nullptr);
+  // Without --wait_for_ready the client would have failed by now.
+  EXPECT_FALSE(client->Wait(absl::Milliseconds(500)).has_value())
+      << client->output();
+  std::string listening;
+  frontend_ = StartServerProcess({RunfilePath("server/frontend"),
+                                  absl::StrCat("--backend=", backend_address_)},
+                                 &listening, frontend_address_);
+  ASSERT_NE(frontend_, nullptr) << "frontend did not start on " << port;
+  EXPECT_EQ(client->Wait(kRunTimeout).value_or(-1), 0) << client->output();
+  EXPECT_THAT(client->output(), HasSubstr("status:  OK"));
+}
+
 TEST_F(BinariesTest, BadFlagsPrintUsageAndExitTwo) {
   const std::vector<std::vector<std::string>> bad = {
       {"server/backend", "--no_such_flag"},
@@ -269,6 +303,7 @@ TEST_F(BinariesTest, BadFlagsPrintUsageAndExitTwo) {
       {"server/frontend", "--backend_stream_window=100"},
       {"client/client", "--deadline=abc"},
       {"client/client", "--kind=nap"},
+      {"client/client", "--wait_for_ready=sometimes"},
       {"client/client", "--mode=fetch_stream", "--max_messages=-1"},
       {"client/client", "--deadline=1s", "--deadline_at=2030-01-01T00:00:00Z"},
       {"client/client", "positional"},

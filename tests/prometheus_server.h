@@ -66,10 +66,6 @@ class PrometheusServer {
   std::string address_;
 };
 
-// A port of 127.0.0.1 that was free a moment ago (bound to port 0 and
-// released); 0 if none could be had.
-int FreePort();
-
 }  // namespace deadline::testing
 
 #endif  // DEADLINE_TESTS_PROMETHEUS_SERVER_H_

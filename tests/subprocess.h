@@ -64,6 +64,11 @@ std::unique_ptr<Subprocess> StartServerProcess(
 // RunfilePath("server/backend").
 std::string RunfilePath(absl::string_view path);
 
+// A port of 127.0.0.1 that was free a moment ago (bound to port 0 and
+// released); 0 if none could be had. For a server that must start later
+// on an address known in advance.
+int FreePort();
+
 }  // namespace deadline::testing
 
 #endif  // DEADLINE_TESTS_SUBPROCESS_H_
