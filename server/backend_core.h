@@ -135,6 +135,8 @@ class BackendCall {
   // When the work must stop: the deadline (or the default, clamped) less
   // the reserve.
   absl::Time stop_at() const { return stop_at_; }
+  // The caller's deadline as it arrived; InfiniteFuture() for none.
+  absl::Time deadline() const { return deadline_; }
 
   // Ends the call with how its work ended. `shed`: it never left the
   // queue, so no step was done. Returns the status to answer with:

@@ -1,6 +1,7 @@
 #include "server/budget.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "common/time_util.h"
@@ -41,6 +42,18 @@ absl::Duration WireRounding(absl::Duration d) {
   return absl::Seconds(1);  // At least; --max_deadline clamps these anyway.
 }
 
+absl::Duration ArrivalSlack(absl::Duration d) {
+  if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+    return absl::ZeroDuration();
+  }
+  // 3% of d, rounded up to the millisecond, in integers. Beyond a million
+  // hours (far past any --max_deadline) the figure no longer matters, and
+  // the cap keeps the product from overflowing.
+  const int64_t us = absl::ToInt64Microseconds(std::min(d, absl::Hours(1e6)));
+  const int64_t hpack_ms = (us * 3 + 99'999) / 100'000;
+  return WireRounding(d) + absl::Milliseconds(hpack_ms);
+}
+
 Budget BudgetPolicy::Plan(absl::Time caller_deadline) const {
   return Plan(caller_deadline, clock_.Now());
 }
@@ -51,7 +64,7 @@ Budget BudgetPolicy::Plan(absl::Time caller_deadline, absl::Time now) const {
   const absl::Duration usable =
       budget.at_arrival == absl::InfiniteDuration()
           ? options_.default_deadline
-          : std::min(budget.at_arrival - WireRounding(budget.at_arrival),
+          : std::min(budget.at_arrival - ArrivalSlack(budget.at_arrival),
                      options_.max_deadline);
   budget.forwarded = usable - options_.reserve;
   budget.forward_deadline = now + budget.forwarded;
@@ -60,10 +73,14 @@ Budget BudgetPolicy::Plan(absl::Time caller_deadline, absl::Time now) const {
 }
 
 std::string BudgetPolicy::ExplainFailFast(const Budget& budget) const {
-  return absl::StrCat(FormatBudget(budget.at_arrival),
-                      " left at arrival, less than the ",
-                      FormatBudget(options_.reserve), " reserve + ",
-                      FormatBudget(options_.min_budget), " minimum");
+  const absl::Duration slack = ArrivalSlack(budget.at_arrival);
+  return absl::StrCat(
+      FormatBudget(budget.at_arrival), " left at arrival, less than the ",
+      FormatBudget(options_.reserve), " reserve + ",
+      FormatBudget(options_.min_budget), " minimum",
+      slack > absl::ZeroDuration()
+          ? absl::StrCat(" + ", FormatBudget(slack), " of arrival slack")
+          : "");
 }
 
 }  // namespace deadline

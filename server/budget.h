@@ -34,6 +34,14 @@ absl::Status ValidateBudgetOptions(const BudgetOptions& options);
 // least 1 s beyond.
 absl::Duration WireRounding(absl::Duration d);
 
+// How much more than its caller really has a budget that arrives as `d`
+// may be: WireRounding(d), plus 3% of `d` rounded up to the millisecond.
+// gRPC 1.51's HPACK encoder may send, instead of a call's timeout, the
+// table index of a timeout sent earlier on the same connection that is up
+// to 3% longer (hpack_encoder.cc, Encode(GrpcTimeoutMetadata)), and the
+// entry stays for the connection's life. Zero for an infinite or past `d`.
+absl::Duration ArrivalSlack(absl::Duration d);
+
 // One call's budget, as planned at its arrival.
 struct Budget {
   // Time left until the caller's deadline; InfiniteDuration() when the
@@ -47,11 +55,14 @@ struct Budget {
   bool fail_fast = false;
 };
 
-// Plans budgets: forwarded = min(at_arrival - WireRounding(at_arrival),
+// Plans budgets: forwarded = min(at_arrival - ArrivalSlack(at_arrival),
 // max_deadline) - reserve (or default_deadline - reserve without a
-// deadline), and fail_fast when forwarded < min_budget. The rounding comes
+// deadline), and fail_fast when forwarded < min_budget. The slack comes
 // off because the caller's real deadline may be that much earlier than the
-// one that arrived: a 10 ms reserve alone would not hold from 1 to 10 s.
+// one that arrived: without it a 10 ms reserve would not hold from 1 to
+// 10 s (the rounding), nor beyond about 300 ms (the HPACK reuse), and the
+// hop would answer after its caller's timer. The reserve is then left for
+// timer lag, transit and scheduling.
 // Never overflows, whatever the caller's deadline.
 // Thread-safe; `clock` must outlive the policy.
 class BudgetPolicy {
@@ -66,7 +77,8 @@ class BudgetPolicy {
   Budget Plan(absl::Time caller_deadline, absl::Time arrived) const;
 
   // Why `budget` fails fast, for the DEADLINE_EXCEEDED message, e.g.
-  // "3ms left at arrival, less than the 10ms reserve + 5ms minimum".
+  // "3ms left at arrival, less than the 10ms reserve + 5ms minimum", or
+  // "... minimum + 1ms of arrival slack" when the slack is not zero.
   std::string ExplainFailFast(const Budget& budget) const;
 
   const BudgetOptions& options() const { return options_; }

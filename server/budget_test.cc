@@ -6,6 +6,7 @@
 namespace deadline {
 namespace {
 
+using absl::Microseconds;
 using absl::Milliseconds;
 using absl::Seconds;
 
@@ -16,11 +17,12 @@ class BudgetPolicyTest : public ::testing::Test {
   BudgetPolicy policy_{BudgetOptions{}, clock_};  // 10ms reserve, 5ms min.
 };
 
-TEST_F(BudgetPolicyTest, ForwardsTheCallersBudgetMinusTheReserve) {
+TEST_F(BudgetPolicyTest, ForwardsTheCallersBudgetMinusSlackAndReserve) {
   const Budget b = policy_.Plan(now_ + Milliseconds(300));
   EXPECT_EQ(b.at_arrival, Milliseconds(300));
-  EXPECT_EQ(b.forwarded, Milliseconds(290));
-  EXPECT_EQ(b.forward_deadline, now_ + Milliseconds(290));
+  // 300ms - 9ms (3%, the HPACK reuse) - 10ms.
+  EXPECT_EQ(b.forwarded, Milliseconds(281));
+  EXPECT_EQ(b.forward_deadline, now_ + Milliseconds(281));
   EXPECT_FALSE(b.fail_fast);
 }
 
@@ -28,12 +30,13 @@ TEST_F(BudgetPolicyTest, MeasuresFromNowNotFromConstruction) {
   clock_.Advance(Milliseconds(100));
   const Budget b = policy_.Plan(now_ + Milliseconds(300));
   EXPECT_EQ(b.at_arrival, Milliseconds(200));
-  EXPECT_EQ(b.forwarded, Milliseconds(190));
+  EXPECT_EQ(b.forwarded, Milliseconds(184));  // 200 - 6 - 10.
 }
 
-TEST_F(BudgetPolicyTest, FailsFastBelowReservePlusMinimum) {
-  EXPECT_TRUE(policy_.Plan(now_ + Milliseconds(14)).fail_fast);
-  EXPECT_FALSE(policy_.Plan(now_ + Milliseconds(15)).fail_fast);
+TEST_F(BudgetPolicyTest, FailsFastBelowSlackPlusReservePlusMinimum) {
+  // 15ms may really be 14: 1ms of slack, 10 of reserve, 5 of minimum.
+  EXPECT_TRUE(policy_.Plan(now_ + Milliseconds(15)).fail_fast);
+  EXPECT_FALSE(policy_.Plan(now_ + Milliseconds(16)).fail_fast);
 }
 
 TEST_F(BudgetPolicyTest, FailsFastWhenTheDeadlineHasPassed) {
@@ -59,7 +62,10 @@ TEST_F(BudgetPolicyTest, LongDeadlinesAreClamped) {
 TEST_F(BudgetPolicyTest, ExplainsAFailFast) {
   const Budget b = policy_.Plan(now_ + Milliseconds(3));
   EXPECT_EQ(policy_.ExplainFailFast(b),
-            "3ms left at arrival, less than the 10ms reserve + 5ms minimum");
+            "3ms left at arrival, less than the 10ms reserve + 5ms minimum + "
+            "1ms of arrival slack");
+  EXPECT_EQ(policy_.ExplainFailFast(policy_.Plan(now_ - Milliseconds(1))),
+            "-1ms left at arrival, less than the 10ms reserve + 5ms minimum");
 }
 
 TEST(BudgetOptionsTest, DefaultsAreValid) {
@@ -83,10 +89,24 @@ TEST(BudgetOptionsTest, RejectsNonsense) {
 }
 
 TEST_F(BudgetPolicyTest, WhatTheWireMayHaveRoundedUpComesOff) {
-  // 1.5 s arrived: the caller's deadline may be up to 10 ms earlier.
+  // 1.5 s arrived: the caller's deadline may be up to 10 ms (rounding) +
+  // 45 ms (HPACK reuse) earlier.
   const Budget b = policy_.Plan(now_ + Milliseconds(1500));
   EXPECT_EQ(b.at_arrival, Milliseconds(1500));
-  EXPECT_EQ(b.forwarded, Milliseconds(1480));
+  EXPECT_EQ(b.forwarded, Milliseconds(1435));
+}
+
+TEST(ArrivalSlackTest, IsTheRoundingPlusThreePercentRoundedUp) {
+  EXPECT_EQ(ArrivalSlack(Milliseconds(100)), Milliseconds(3));
+  EXPECT_EQ(ArrivalSlack(Milliseconds(150)), Milliseconds(5));  // 4.5 up.
+  EXPECT_EQ(ArrivalSlack(Microseconds(1)), Milliseconds(1));
+  EXPECT_EQ(ArrivalSlack(Seconds(2)), Milliseconds(10 + 60));
+  EXPECT_EQ(ArrivalSlack(Seconds(60)), Milliseconds(100 + 1800));
+  EXPECT_EQ(ArrivalSlack(absl::ZeroDuration()), absl::ZeroDuration());
+  EXPECT_EQ(ArrivalSlack(-Seconds(1)), absl::ZeroDuration());
+  EXPECT_EQ(ArrivalSlack(absl::InfiniteDuration()), absl::ZeroDuration());
+  // No overflow, however far the deadline.
+  EXPECT_GT(ArrivalSlack(absl::Hours(1e9)), absl::ZeroDuration());
 }
 
 TEST(WireRoundingTest, GrowsWithTheTimeoutsUnit) {

@@ -15,6 +15,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "server/budget.h"
 #include "tests/test_servers.h"
 
 namespace deadline::testing {
@@ -78,8 +79,9 @@ TEST_P(ChainTest, OkReportsTheBudgetEachHopSaw) {
   // gRPC rounds deadlines up to the millisecond.
   EXPECT_LE(at_frontend, absl::Milliseconds(802));
   EXPECT_GE(at_frontend, absl::Milliseconds(500));
-  // Exactly the reserve is kept back.
-  EXPECT_EQ(forwarded, at_frontend - absl::Milliseconds(10));
+  // Exactly the arrival slack (3% here) and the reserve are kept back.
+  EXPECT_EQ(forwarded,
+            at_frontend - ArrivalSlack(at_frontend) - absl::Milliseconds(10));
   // The backend sees what was forwarded, less the hop. gRPC rounds the
   // deadline up to whole milliseconds on each side of the wire, so it can
   // also see a little more.
@@ -448,8 +450,9 @@ TEST_P(ChainTraceTest, OkCallCarriesEachHopsStoryAndTheRequestId) {
   EXPECT_EQ(front.hop(), "frontend");
   EXPECT_EQ(front.code(), "OK");
   EXPECT_EQ(front.stop(), "done");
+  const absl::Duration at_arrival = ToDuration(front.budget_at_arrival());
   EXPECT_EQ(ToDuration(front.forwarded()),
-            ToDuration(front.budget_at_arrival()) - absl::Milliseconds(10));
+            at_arrival - ArrivalSlack(at_arrival) - absl::Milliseconds(10));
   EXPECT_EQ(ToDuration(front.budget_at_arrival()),
             ToDuration(outcome.reply.budget_at_arrival()));
   EXPECT_EQ(back.hop(), "backend");

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -58,17 +59,18 @@ class Relay final : public deadline::v1::Frontend::CallbackService {
                                   const FetchRequest* request,
                                   FetchReply* reply) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    // The backend call's own state: it may outlive this call (finish_early).
-    struct Child {
-      std::unique_ptr<grpc::ClientContext> context;
-      deadline::v1::WorkRequest request;
-      deadline::v1::WorkReply reply;
-    };
-    auto* child = new Child{make_child_(*context), request->work(), {}};
+    // The backend call's own state, kept until the relay goes: it may
+    // outlive this call (finish_early), and a derived call destroyed while
+    // its parent call is still completing is a race inside gRPC 1.51
+    // (an abort, "assertion failed: prior > 0"; see grpc/grpc#14362).
+    auto owned = std::make_unique<Child>(
+        Child{make_child_(*context), request->work(), {}});
+    Child* child = owned.get();
     child->context->AddMetadata(kRequestIdKey, RequestIdOf(*context));
     {
       absl::MutexLock lock(&mu_);
       child_deadline_ = child->context->deadline();
+      children_.push_back(std::move(owned));
     }
     const bool finish_early = finish_early_;
     backend_->async()->Work(
@@ -78,7 +80,6 @@ class Relay final : public deadline::v1::Frontend::CallbackService {
             *reply->mutable_backend() = child->reply;
             reactor->Finish(status);
           }
-          delete child;
           absl::MutexLock lock(&mu_);
           child_status_ = std::move(status);
         });
@@ -113,6 +114,12 @@ class Relay final : public deadline::v1::Frontend::CallbackService {
   }
 
  private:
+  struct Child {
+    std::unique_ptr<grpc::ClientContext> context;
+    deadline::v1::WorkRequest request;
+    deadline::v1::WorkReply reply;
+  };
+
   std::unique_ptr<deadline::v1::Backend::Stub> backend_;
   MakeChild make_child_;
   const bool finish_early_;
@@ -120,6 +127,7 @@ class Relay final : public deadline::v1::Frontend::CallbackService {
   std::chrono::system_clock::time_point child_deadline_ ABSL_GUARDED_BY(mu_);
   absl::optional<grpc::Status> child_status_ ABSL_GUARDED_BY(mu_);
   grpc::ServerUnaryReactor* held_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::vector<std::unique_ptr<Child>> children_ ABSL_GUARDED_BY(mu_);
 };
 
 // A backend, and the relay in front of it, both on 127.0.0.1:0.
