@@ -191,8 +191,12 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
       task_ = service_.workers_.Resume(std::move(run));
       return absl::OkStatus();
     }
+    // A newcomer is refused if the work queued ahead would keep it from
+    // finishing by its stop time: better RESOURCE_EXHAUSTED now than a
+    // queue whose every call runs out of time in it.
     absl::StatusOr<WorkerPool::TaskId> task =
-        service_.workers_.Submit(std::move(run));
+        service_.workers_.Submit(std::move(run), spec().steps * spec().step,
+                                 call_.stop_at() - clock().Now());
     if (!task.ok()) {
       Release();
       return task.status();

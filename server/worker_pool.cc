@@ -1,13 +1,16 @@
 #include "server/worker_pool.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/time_util.h"
 
 namespace deadline {
 
-WorkerPool::WorkerPool(int workers, int max_queue) : max_queue_(max_queue) {
+WorkerPool::WorkerPool(int workers, int max_queue)
+    : workers_(workers), max_queue_(max_queue) {
   threads_.reserve(workers);
   for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(); });
 }
@@ -20,7 +23,9 @@ WorkerPool::~WorkerPool() {
   for (std::thread& thread : threads_) thread.join();
 }
 
-absl::StatusOr<WorkerPool::TaskId> WorkerPool::Submit(Task task) {
+absl::StatusOr<WorkerPool::TaskId> WorkerPool::Submit(Task task,
+                                                      absl::Duration cost,
+                                                      absl::Duration patience) {
   absl::MutexLock lock(&mu_);
   if (static_cast<int>(waiting_.size()) >= max_queue_) {
     return absl::ResourceExhaustedError(
@@ -29,16 +34,36 @@ absl::StatusOr<WorkerPool::TaskId> WorkerPool::Submit(Task task) {
                      "(--max_queue=",
                      max_queue_, ")"));
   }
+  const absl::Duration wait = waiting_cost_ / workers_;
+  const absl::Duration needed = cost <= patience ? cost : absl::ZeroDuration();
+  if (wait + needed > patience) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the work queue is too long for this call: ", waiting_.size(),
+        " calls wait with ", FormatBudget(wait), " of work per worker (",
+        workers_, " workers), and this call's ", FormatBudget(cost),
+        " of work has ", FormatBudget(patience), " left"));
+  }
+  // Work longer than its patience is stopped when that runs out: what it
+  // keeps a worker for is the patience.
+  const absl::Duration held = std::min(cost, patience);
   const TaskId id = next_back_++;
-  waiting_.emplace(id, std::move(task));
+  waiting_.emplace(id, Waiting{std::move(task), held});
+  waiting_cost_ += held;
   return id;
 }
 
 WorkerPool::TaskId WorkerPool::Resume(Task task) {
   absl::MutexLock lock(&mu_);
   const TaskId id = --next_front_;
-  waiting_.emplace(id, std::move(task));
+  waiting_.emplace(id, Waiting{std::move(task), absl::ZeroDuration()});
   return id;
+}
+
+WorkerPool::Task WorkerPool::Take(std::map<TaskId, Waiting>::iterator it) {
+  Task task = std::move(it->second.task);
+  waiting_cost_ -= it->second.cost;
+  waiting_.erase(it);
+  return task;
 }
 
 bool WorkerPool::Remove(TaskId id) {
@@ -46,8 +71,7 @@ bool WorkerPool::Remove(TaskId id) {
   absl::MutexLock lock(&mu_);
   const auto it = waiting_.find(id);
   if (it == waiting_.end()) return false;
-  removed = std::move(it->second);
-  waiting_.erase(it);
+  removed = Take(it);
   return true;
 }
 
@@ -67,8 +91,7 @@ void WorkerPool::Work() {
           },
           this));
       if (stopping_) return;
-      task = std::move(waiting_.begin()->second);
-      waiting_.erase(waiting_.begin());
+      task = Take(waiting_.begin());
     }
     task();
   }

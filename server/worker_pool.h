@@ -10,6 +10,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace deadline {
 
@@ -18,9 +19,11 @@ namespace deadline {
 // however many calls are in flight, the process holds `workers` threads.
 //
 // Overload is answered at the door: Submit() refuses a task at once when
-// `max_queue` tasks are already waiting, rather than letting the queue (and
-// everybody's wait) grow. A task still waiting can be taken back with
-// Remove(), so work whose caller has gone never runs.
+// `max_queue` tasks are already waiting, or when the work already waiting
+// would keep it from finishing within its caller's patience, rather than
+// letting the queue (and everybody's wait) grow until every call in it
+// runs out of time. A task still waiting can be taken back with Remove(),
+// so work whose caller has gone never runs.
 //
 // Thread-safe. Tasks run on the pool's threads; they may call Resume() and
 // Remove() but must not destroy the pool.
@@ -38,10 +41,17 @@ class WorkerPool {
   // destroyed without running.
   ~WorkerPool();
 
-  // Queues `task` behind every waiting one. RESOURCE_EXHAUSTED, naming the
-  // bound, when `max_queue` tasks are waiting already; `task` is then
-  // destroyed without running.
-  absl::StatusOr<TaskId> Submit(Task task);
+  // Queues `task`, which takes about `cost` of a worker, behind every
+  // waiting one. RESOURCE_EXHAUSTED, naming the bound, when `max_queue`
+  // tasks are waiting already; also when the expected wait (the waiting
+  // tasks' cost over the workers) plus `cost` exceeds `patience`, the time
+  // its caller can give it. A task that could not finish within `patience`
+  // anyway (cost > patience) is refused only when it would not even start
+  // in time, and counts as `patience` of work for those behind it. `task`
+  // is then destroyed without running.
+  absl::StatusOr<TaskId> Submit(
+      Task task, absl::Duration cost = absl::ZeroDuration(),
+      absl::Duration patience = absl::InfiniteDuration());
 
   // Queues `task` ahead of every waiting one, beyond the bound: for work
   // that was admitted, paused (say, a stream waiting for its reader) and
@@ -57,12 +67,22 @@ class WorkerPool {
   int max_queue() const { return max_queue_; }
 
  private:
+  struct Waiting {
+    Task task;
+    absl::Duration cost;
+  };
   void Work();
+  // Takes `it` out of the queue, with its cost.
+  Task Take(std::map<TaskId, Waiting>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const int workers_;
   const int max_queue_;
   mutable absl::Mutex mu_;
   // Ordered by id: Resume() hands out ids below every other, Submit() above.
-  std::map<TaskId, Task> waiting_ ABSL_GUARDED_BY(mu_);
+  std::map<TaskId, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
+  // What the waiting tasks cost, together.
+  absl::Duration waiting_cost_ ABSL_GUARDED_BY(mu_);
   TaskId next_back_ ABSL_GUARDED_BY(mu_) = 0;
   TaskId next_front_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

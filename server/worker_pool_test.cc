@@ -72,6 +72,50 @@ TEST(WorkerPoolTest, RefusesAtOnceWhenTheQueueIsFullNamingTheBound) {
   EXPECT_FALSE(ran);
 }
 
+TEST(WorkerPoolTest, RefusesANewcomerTheQueuedWorkWouldMakeLate) {
+  using absl::Milliseconds;
+  WorkerPool pool(2, 100);
+  BusyWorker busy(pool);  // Costs nothing: only what waits counts.
+  // 300 ms of work waits: 150 ms per worker.
+  ASSERT_TRUE(pool.Submit([] {}, Milliseconds(100)).ok());
+  ASSERT_TRUE(pool.Submit([] {}, Milliseconds(200)).ok());
+  // 150 ms of wait + 60 ms of work fits in 210 ms, not in 200 ms.
+  EXPECT_TRUE(pool.Submit([] {}, Milliseconds(60), Milliseconds(210)).ok());
+  const absl::StatusOr<WorkerPool::TaskId> refused =
+      pool.Submit([] {}, Milliseconds(60), Milliseconds(239));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("3 calls wait with 180ms of work per worker "
+                        "(2 workers), and this call's 60ms of work has "
+                        "239ms left"));
+  // Work that cannot finish in its time anyway is taken if it would start,
+  // and holds a worker for no longer than its time.
+  EXPECT_TRUE(pool.Submit([] {}, Milliseconds(900), Milliseconds(200)).ok());
+  EXPECT_TRUE(pool.Submit([] {}, Milliseconds(900), Milliseconds(300)).ok());
+  EXPECT_FALSE(pool.Submit([] {}, Milliseconds(900), Milliseconds(250)).ok());
+  EXPECT_EQ(pool.queue_depth(), 5);
+}
+
+TEST(WorkerPoolTest, TheQueuedCostLeavesWithTheTask) {
+  using absl::Milliseconds;
+  WorkerPool pool(1, 100);
+  absl::StatusOr<WorkerPool::TaskId> removed;
+  {
+    BusyWorker busy(pool);
+    removed = pool.Submit([] {}, Milliseconds(500));
+    ASSERT_TRUE(removed.ok());
+    EXPECT_FALSE(pool.Submit([] {}, Milliseconds(10), Milliseconds(400)).ok());
+    // Taken back, its cost no longer delays anyone.
+    EXPECT_TRUE(pool.Remove(*removed));
+    EXPECT_TRUE(pool.Submit([] {}, Milliseconds(10), Milliseconds(400)).ok());
+    EXPECT_TRUE(pool.Submit([] {}, Milliseconds(300)).ok());
+  }
+  // Run by a worker, the same.
+  while (pool.queue_depth() > 0) absl::SleepFor(Milliseconds(1));
+  EXPECT_TRUE(pool.Submit([] {}, Milliseconds(10), Milliseconds(20)).ok());
+}
+
 TEST(WorkerPoolTest, ARemovedTaskNeverRunsAndFreesItsPlace) {
   WorkerPool pool(1, 1);
   absl::Notification later;

@@ -74,6 +74,8 @@ BackendOptions OneWorker(int max_queue) {
 }
 
 const WorkRequest kLongSpin = Work(1, absl::Seconds(10), /*spin=*/true);
+// Time for a few kLongSpin calls to wait for one worker and then run.
+constexpr absl::Duration kRoomy = absl::Seconds(50);
 
 TEST(CallbackBackendTest, AFullQueueRefusesAtOnceNamingTheBound) {
   TestBackend backend(OneWorker(2));
@@ -81,8 +83,9 @@ TEST(CallbackBackendTest, AFullQueueRefusesAtOnceNamingTheBound) {
   ASSERT_TRUE(WaitUntil([&] {
     return backend.stats().queue_depth == 0 && backend.stats().in_flight == 1;
   }));
-  AsyncWork queued1(backend.stub(), kLongSpin);
-  AsyncWork queued2(backend.stub(), kLongSpin);
+  // Deadlines long enough for both to wait their turn and run.
+  AsyncWork queued1(backend.stub(), kLongSpin, kRoomy);
+  AsyncWork queued2(backend.stub(), kLongSpin, kRoomy);
   ASSERT_TRUE(WaitUntil([&] {
     const StatsSnapshot stats = backend.stats();
     return stats.in_flight == 3 && stats.queue_depth == 2;
@@ -99,6 +102,29 @@ TEST(CallbackBackendTest, AFullQueueRefusesAtOnceNamingTheBound) {
   AsyncWork sleeper(backend.stub(), Work(1, absl::Milliseconds(1)),
                     absl::Seconds(10));
   EXPECT_TRUE(sleeper.Wait().ok()) << sleeper.Wait().error_message();
+}
+
+TEST(CallbackBackendTest, AQueueTooLongForTheDeadlineRefusesAtOnce) {
+  TestBackend backend(OneWorker(10));
+  AsyncWork running(backend.stub(), kLongSpin, kRoomy);
+  ASSERT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 1; }));
+  AsyncWork queued(backend.stub(), kLongSpin, kRoomy);
+  ASSERT_TRUE(WaitUntil([&] { return backend.stats().queue_depth == 1; }));
+
+  // 10 s of work waits ahead of it: 2 s would run out in the queue.
+  const WorkRequest short_spin = Work(1, absl::Milliseconds(100), true);
+  AsyncWork refused(backend.stub(), short_spin, absl::Seconds(2));
+  EXPECT_EQ(refused.Wait().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.Wait().error_message(),
+              AllOf(HasSubstr("backend: the work queue is too long for this "
+                              "call: 1 calls wait with 10s of work per worker"),
+                    HasSubstr("this call's 100ms of work has 1.9")));
+  EXPECT_LT(refused.elapsed(), absl::Seconds(1));
+  EXPECT_EQ(backend.stats().overloaded, 1);
+  // With time enough to wait its turn, it is queued.
+  AsyncWork admitted(backend.stub(), short_spin, absl::Seconds(30));
+  EXPECT_TRUE(WaitUntil([&] { return backend.stats().queue_depth == 2; }));
+  EXPECT_EQ(backend.stats().overloaded, 1);
 }
 
 TEST(CallbackBackendTest, AQueuedCallWhoseCallerGoesLeavesTheQueueAtOnce) {
@@ -180,7 +206,8 @@ TEST(CallbackBackendTest, NoReactionWaitsForTheWork) {
   TestBackend backend(OneWorker(10));
   std::vector<std::unique_ptr<AsyncWork>> busy;
   for (int i = 0; i < 4; ++i) {
-    busy.push_back(std::make_unique<AsyncWork>(backend.stub(), kLongSpin));
+    busy.push_back(
+        std::make_unique<AsyncWork>(backend.stub(), kLongSpin, kRoomy));
   }
   for (int i = 0; i < 100; ++i) {
     busy.push_back(std::make_unique<AsyncWork>(backend.stub(),
@@ -265,8 +292,9 @@ TEST_P(IgnoreCancelTest, EveryStepRunsForACallerThatLeft) {
   EXPECT_THAT(hop.stop(), HasSubstr("caller that had cancelled"));
   // The record says when the cancel came, well before the work finished.
   ASSERT_TRUE(hop.has_noticed_cancel_at());
-  EXPECT_GT(FromProtoTime(hop.finished_at()) - FromProtoTime(hop.noticed_cancel_at()),
-            absl::Milliseconds(100));
+  EXPECT_GT(
+      FromProtoTime(hop.finished_at()) - FromProtoTime(hop.noticed_cancel_at()),
+      absl::Milliseconds(100));
 }
 
 TEST_P(IgnoreCancelTest, ThePastDeadlineIsIgnoredToo) {
