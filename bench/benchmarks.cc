@@ -48,20 +48,6 @@ using testing::BackendApi;
 
 constexpr absl::Duration kGenerous = absl::Seconds(5);
 
-// p50 / p99 / min / max of a distribution in one cell.
-std::string Spread(const Summary& s) {
-  return absl::StrFormat("p50 %s, p99 %s (min %s, max %s, n=%d)", Ms(s.p50),
-                         Ms(s.p99), Ms(s.min), Ms(s.max), s.count);
-}
-
-void AddFigures(Section& section, const std::string& prefix, const Summary& s) {
-  section.figures[prefix + ".p50_us"] = s.p50;
-  section.figures[prefix + ".p99_us"] = s.p99;
-  section.figures[prefix + ".min_us"] = s.min;
-  section.figures[prefix + ".max_us"] = s.max;
-  section.figures[prefix + ".count"] = s.count;
-}
-
 BackendOptions QuietBackend() {
   BackendOptions options;
   options.log = LogMode::kNone;
@@ -739,15 +725,6 @@ absl::flat_hash_map<absl::string_view, absl::string_view> LogFields(
   return fields;
 }
 
-// The machine's 1-minute load average (runnable processes, all users), or
-// -1: these benchmarks share two cores with whatever else runs.
-double LoadAverage() {
-  std::ifstream file("/proc/loadavg");
-  double load = -1;
-  file >> load;
-  return file ? load : -1;
-}
-
 // A server binary of --bin_dir running as a child process on 127.0.0.1:0,
 // with a channel to it. Destroying it kills the process.
 struct ServerProcess {
@@ -1218,10 +1195,7 @@ Section Scale(const Config& config) {
   CpuBoundCalls(config, BackendApi::kSync, cpu_calls, section);
   FanOuts(config, section);
   const double load_after = LoadAverage();
-  section.rows.push_back(
-      Info("machine load (1-minute average) before, after",
-           absl::StrFormat("%.2f, %.2f on %d cores", load_before, load_after,
-                           std::thread::hardware_concurrency())));
+  section.rows.push_back(LoadRow(load_before, load_after));
   section.figures["load_before"] = load_before;
   section.figures["load_after"] = load_after;
   section.analysis =

@@ -3,7 +3,9 @@
 
 // Builders for a Section's rows, and the value formats the benchmarks share.
 
+#include <fstream>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -40,6 +42,38 @@ inline Row AtLeast(std::string metric, double value, double limit,
 // A row held to nothing: context for the reader.
 inline Row Info(std::string metric, std::string value) {
   return {std::move(metric), std::move(value), "", Verdict::kNone};
+}
+
+// p50 / p99 / min / max of a distribution in one cell.
+inline std::string Spread(const Summary& s) {
+  return absl::StrFormat("p50 %s, p99 %s (min %s, max %s, n=%d)", Ms(s.p50),
+                         Ms(s.p99), Ms(s.min), Ms(s.max), s.count);
+}
+
+// The same figures in the section's JSON, under `prefix`.
+inline void AddFigures(Section& section, const std::string& prefix,
+                       const Summary& s) {
+  section.figures[prefix + ".p50_us"] = s.p50;
+  section.figures[prefix + ".p99_us"] = s.p99;
+  section.figures[prefix + ".min_us"] = s.min;
+  section.figures[prefix + ".max_us"] = s.max;
+  section.figures[prefix + ".count"] = s.count;
+}
+
+// The machine's 1-minute load average (runnable processes, all users), or
+// -1: these benchmarks share two cores with whatever else runs.
+inline double LoadAverage() {
+  std::ifstream file("/proc/loadavg");
+  double load = -1;
+  file >> load;
+  return file ? load : -1;
+}
+
+// The load before and after a section, as its last row.
+inline Row LoadRow(double before, double after) {
+  return Info("machine load (1-minute average) before, after",
+              absl::StrFormat("%.2f, %.2f on %u cores", before, after,
+                              std::thread::hardware_concurrency()));
 }
 
 }  // namespace deadline::bench

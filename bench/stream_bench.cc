@@ -14,20 +14,6 @@
 namespace deadline::bench {
 namespace {
 
-// p50 / p99 / min / max of a distribution in one cell.
-std::string Spread(const Summary& s) {
-  return absl::StrFormat("p50 %s, p99 %s (min %s, max %s, n=%d)", Ms(s.p50),
-                         Ms(s.p99), Ms(s.min), Ms(s.max), s.count);
-}
-
-void AddFigures(Section& section, const std::string& prefix, const Summary& s) {
-  section.figures[prefix + ".p50_us"] = s.p50;
-  section.figures[prefix + ".p99_us"] = s.p99;
-  section.figures[prefix + ".min_us"] = s.min;
-  section.figures[prefix + ".max_us"] = s.max;
-  section.figures[prefix + ".count"] = s.count;
-}
-
 constexpr int kRead = 3;  // Messages read before the cancel.
 
 // Cancels `calls` streams after kRead messages each, made by

@@ -34,7 +34,8 @@ absl::StatusOr<WorkerPool::TaskId> WorkerPool::Submit(Task task,
                      "(--max_queue=",
                      max_queue_, ")"));
   }
-  const absl::Duration wait = waiting_cost_ / workers_;
+  // The running tasks count whole: a conservative guess at what is left.
+  const absl::Duration wait = (waiting_cost_ + running_cost_) / workers_;
   const absl::Duration needed = cost <= patience ? cost : absl::ZeroDuration();
   if (wait + needed > patience) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -83,6 +84,7 @@ int WorkerPool::queue_depth() const {
 void WorkerPool::Work() {
   for (;;) {
     Task task;
+    absl::Duration cost;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
@@ -91,9 +93,13 @@ void WorkerPool::Work() {
           },
           this));
       if (stopping_) return;
+      cost = waiting_.begin()->second.cost;
       task = Take(waiting_.begin());
+      running_cost_ += cost;
     }
     task();
+    absl::MutexLock lock(&mu_);
+    running_cost_ -= cost;
   }
 }
 

@@ -44,11 +44,11 @@ class WorkerPool {
   // Queues `task`, which takes about `cost` of a worker, behind every
   // waiting one. RESOURCE_EXHAUSTED, naming the bound, when `max_queue`
   // tasks are waiting already; also when the expected wait (the waiting
-  // tasks' cost over the workers) plus `cost` exceeds `patience`, the time
-  // its caller can give it. A task that could not finish within `patience`
-  // anyway (cost > patience) is refused only when it would not even start
-  // in time, and counts as `patience` of work for those behind it. `task`
-  // is then destroyed without running.
+  // and running tasks' cost over the workers) plus `cost` exceeds
+  // `patience`, the time its caller can give it. A task that could not
+  // finish within `patience` anyway (cost > patience) is refused only when
+  // it would not even start in time, and counts as `patience` of work for
+  // those behind it. A refused `task` is destroyed without running.
   absl::StatusOr<TaskId> Submit(
       Task task, absl::Duration cost = absl::ZeroDuration(),
       absl::Duration patience = absl::InfiniteDuration());
@@ -81,8 +81,9 @@ class WorkerPool {
   mutable absl::Mutex mu_;
   // Ordered by id: Resume() hands out ids below every other, Submit() above.
   std::map<TaskId, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
-  // What the waiting tasks cost, together.
+  // What the waiting tasks cost, together, and the running ones.
   absl::Duration waiting_cost_ ABSL_GUARDED_BY(mu_);
+  absl::Duration running_cost_ ABSL_GUARDED_BY(mu_);
   TaskId next_back_ ABSL_GUARDED_BY(mu_) = 0;
   TaskId next_front_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -75,7 +75,10 @@ TEST(WorkerPoolTest, RefusesAtOnceWhenTheQueueIsFullNamingTheBound) {
 TEST(WorkerPoolTest, RefusesANewcomerTheQueuedWorkWouldMakeLate) {
   using absl::Milliseconds;
   WorkerPool pool(2, 100);
-  BusyWorker busy(pool);  // Costs nothing: only what waits counts.
+  // Both workers busy (their cost, none, counts while they run), so what
+  // is queued stays queued.
+  BusyWorker busy1(pool);
+  BusyWorker busy2(pool);
   // 300 ms of work waits: 150 ms per worker.
   ASSERT_TRUE(pool.Submit([] {}, Milliseconds(100)).ok());
   ASSERT_TRUE(pool.Submit([] {}, Milliseconds(200)).ok());
@@ -111,9 +114,33 @@ TEST(WorkerPoolTest, TheQueuedCostLeavesWithTheTask) {
     EXPECT_TRUE(pool.Submit([] {}, Milliseconds(10), Milliseconds(400)).ok());
     EXPECT_TRUE(pool.Submit([] {}, Milliseconds(300)).ok());
   }
-  // Run by a worker, the same.
-  while (pool.queue_depth() > 0) absl::SleepFor(Milliseconds(1));
-  EXPECT_TRUE(pool.Submit([] {}, Milliseconds(10), Milliseconds(20)).ok());
+  // Run by a worker, the same, once it has run.
+  const absl::Time give_up = absl::Now() + kLong;
+  while (!pool.Submit([] {}, Milliseconds(10), Milliseconds(20)).ok()) {
+    ASSERT_LT(absl::Now(), give_up) << "the run tasks' cost never left";
+    absl::SleepFor(Milliseconds(1));
+  }
+}
+
+TEST(WorkerPoolTest, ARunningTaskCountsUntilItEnds) {
+  using absl::Milliseconds;
+  WorkerPool pool(1, 100);
+  absl::Notification started, release;
+  ASSERT_TRUE(pool.Submit(
+                      [&] {
+                        started.Notify();
+                        release.WaitForNotification();
+                      },
+                      Milliseconds(500))
+                  .ok());
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kLong));
+  EXPECT_EQ(pool.queue_depth(), 0);
+  const absl::StatusOr<WorkerPool::TaskId> refused =
+      pool.Submit([] {}, Milliseconds(10), Milliseconds(400));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("0 calls wait with 500ms of work per worker"));
+  release.Notify();
 }
 
 TEST(WorkerPoolTest, ARemovedTaskNeverRunsAndFreesItsPlace) {
