@@ -54,6 +54,32 @@ StreamRun FetchStream(deadline::v1::Frontend::Stub& stub,
   return run;
 }
 
+// A FetchStream of `work` that the client cancels `after` into it, while
+// this thread reads: how it ended, when the cancel went out, and the
+// backend's record of it.
+struct CancelledStream {
+  ProgressStream::Outcome outcome;
+  absl::Time cancelled;
+  absl::optional<deadline::v1::HopTrace> backend_hop;
+};
+CancelledStream FetchStreamCancelledAfter(deadline::v1::Frontend::Stub& stub,
+                                          TestBackend& backend,
+                                          const WorkRequest& work,
+                                          absl::Duration after) {
+  FetchStreamCall call(stub, FetchOf(work), absl::Now() + absl::Seconds(20));
+  CancelledStream run;
+  std::thread canceller([&] {
+    absl::SleepFor(after);
+    run.cancelled = absl::Now();
+    call.Cancel();
+  });
+  run.outcome = call.Read(0, [](const WorkProgress&) {});
+  canceller.join();
+  run.backend_hop =
+      backend.WaitForCall(run.outcome.request_id, absl::Seconds(5));
+  return run;
+}
+
 // A stub whose reader has a small HTTP/2 receive window: by default gRPC
 // grows it to megabytes (BDP probing), more than a whole stream here.
 std::unique_ptr<deadline::v1::Frontend::Stub> SmallWindowStub(
@@ -181,26 +207,16 @@ TEST_P(FetchStreamTest, ACancelWhileWaitingStopsTheBackendStream) {
   TestFrontend frontend(backend.address());
   // Steps of 100 ms: the cancel comes while the frontend waits on the
   // backend for the next message.
-  auto call = std::make_shared<FetchStreamCall>(
-      frontend.stub(), FetchOf(Work(100, absl::Milliseconds(100))),
-      absl::Now() + absl::Seconds(20));
-  absl::Time cancelled;
-  std::thread canceller([&] {
-    absl::SleepFor(absl::Milliseconds(150));
-    cancelled = absl::Now();
-    call->Cancel();
-  });
-  const ProgressStream::Outcome outcome =
-      call->Read(0, [](const WorkProgress&) {});
-  canceller.join();
-  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::CANCELLED);
+  const CancelledStream run = FetchStreamCancelledAfter(
+      frontend.stub(), backend, Work(100, absl::Milliseconds(100)),
+      absl::Milliseconds(150));
+  EXPECT_EQ(run.outcome.status.error_code(), grpc::StatusCode::CANCELLED);
 
-  const absl::optional<deadline::v1::HopTrace> hop =
-      backend.WaitForCall(outcome.request_id, absl::Seconds(5));
+  const absl::optional<deadline::v1::HopTrace>& hop = run.backend_hop;
   ASSERT_TRUE(hop.has_value());
   EXPECT_EQ(hop->code(), "CANCELLED");
   // Well within the step the backend was in.
-  EXPECT_LT(FromProtoTime(hop->finished_at()) - cancelled,
+  EXPECT_LT(FromProtoTime(hop->finished_at()) - run.cancelled,
             absl::Milliseconds(80));
   EXPECT_LE(hop->steps_done(), 3);
   ASSERT_TRUE(WaitUntil([&] { return frontend.stats().in_flight == 0; }));
@@ -424,27 +440,17 @@ TEST_P(FetchStreamTest, WithoutPropagationTheBackendStopsOnlyAtTheNextMessage) {
   // Steps of 200 ms; the cancel comes 100 ms into the second. The backend
   // hears nothing of it, and finishes that step for nobody: only the
   // message the frontend then cannot write stops it.
-  auto call = std::make_shared<FetchStreamCall>(
-      frontend.stub(), FetchOf(Work(50, absl::Milliseconds(200))),
-      absl::Now() + absl::Seconds(20));
-  absl::Time cancelled;
-  std::thread canceller([&] {
-    absl::SleepFor(absl::Milliseconds(300));
-    cancelled = absl::Now();
-    call->Cancel();
-  });
-  const ProgressStream::Outcome outcome =
-      call->Read(0, [](const WorkProgress&) {});
-  canceller.join();
-  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::CANCELLED);
-  const absl::optional<deadline::v1::HopTrace> hop =
-      backend.WaitForCall(outcome.request_id, absl::Seconds(5));
+  const CancelledStream run = FetchStreamCancelledAfter(
+      frontend.stub(), backend, Work(50, absl::Milliseconds(200)),
+      absl::Milliseconds(300));
+  EXPECT_EQ(run.outcome.status.error_code(), grpc::StatusCode::CANCELLED);
+  const absl::optional<deadline::v1::HopTrace>& hop = run.backend_hop;
   ASSERT_TRUE(hop.has_value());
   EXPECT_EQ(hop->code(), "CANCELLED");
   EXPECT_GE(hop->steps_done(), 2);
   EXPECT_LE(hop->steps_done(), 4);
   // It worked on after the cancel, to the end of its step.
-  EXPECT_GT(FromProtoTime(hop->finished_at()) - cancelled,
+  EXPECT_GT(FromProtoTime(hop->finished_at()) - run.cancelled,
             absl::Milliseconds(50));
 }
 
