@@ -49,7 +49,9 @@ struct BackendOptions {
   // Threads for CPU-bound work (the callback service): default, the cores.
   int workers =
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // CPU-bound calls that may wait for a worker; beyond, RESOURCE_EXHAUSTED.
+  // CPU-bound calls that may wait for a worker; beyond, RESOURCE_EXHAUSTED
+  // (as for a call the work ahead would keep from finishing in its time:
+  // WorkerPool::Submit).
   int max_queue = 256;
   // Which calls get a log line on stderr.
   LogMode log = LogMode::kErrors;

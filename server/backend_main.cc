@@ -46,8 +46,9 @@ ABSL_FLAG(bool, ignore_cancel, false,
 ABSL_FLAG(int, workers, 0,
           "threads for CPU-bound work (callback API); 0: one per core");
 ABSL_FLAG(int, max_queue, 256,
-          "CPU-bound calls that may wait for a worker; beyond that, "
-          "RESOURCE_EXHAUSTED at once (callback API)");
+          "CPU-bound calls that may wait for a worker; beyond that, or "
+          "when the work ahead would keep a call from finishing by its "
+          "deadline, RESOURCE_EXHAUSTED at once (callback API)");
 
 // Said where the server says it is listening, so nobody runs the
 // anti-pattern by accident.
@@ -108,8 +109,7 @@ int main(int argc, char** argv) {
   if (metrics) metrics->ReadGaugesFrom([&backend] { return backend.stats(); });
   return deadline::ServeUntilSignalled(
       "backend", serving, {&backend, &stats},
-      absl::StrCat(" (sync API",
-                   options.ignore_cancel ? kIgnoring : "", ")"),
+      absl::StrCat(" (sync API", options.ignore_cancel ? kIgnoring : "", ")"),
       [&] { backend.BeginShutdown(absl::Now() + serving.grace); },
       metrics.get());
 }
