@@ -25,12 +25,12 @@ std::string Header(const grpc::Status& status, absl::Duration elapsed,
 
 template <typename Reply>
 std::string FrontendBudgets(const Reply& reply) {
-  return absl::StrCat(
-      " -> frontend ",
-      FormatBudgetField(reply.has_budget_at_arrival(), reply.budget_at_arrival()),
-      " at arrival, forwarded ",
-      FormatBudgetField(reply.has_budget_forwarded(),
-                        reply.budget_forwarded()));
+  return absl::StrCat(" -> frontend ",
+                      FormatBudgetField(reply.has_budget_at_arrival(),
+                                        reply.budget_at_arrival()),
+                      " at arrival, forwarded ",
+                      FormatBudgetField(reply.has_budget_forwarded(),
+                                        reply.budget_forwarded()));
 }
 
 }  // namespace
@@ -76,18 +76,16 @@ std::string FormatProgress(const deadline::v1::WorkProgress& progress) {
 }
 
 std::string FormatStats(const deadline::v1::StatsReply& s) {
-  return absl::StrCat("started ", s.calls_started(), ", ok ", s.calls_ok(),
-                      ", deadline_exceeded ", s.calls_deadline_exceeded(),
-                      ", cancelled ", s.calls_cancelled(), ", rejected ",
-                      s.calls_rejected(), ", invalid ", s.calls_invalid(),
-                      ", failed ", s.calls_failed(), ", in_flight ",
-                      s.calls_in_flight(), ", overloaded ",
-                      s.calls_overloaded(), ", shed ", s.calls_shed(),
-                      ", queue_depth ", s.queue_depth(), ", steps_done ",
-                      s.steps_done(), ", max_stop_latency ",
-                      FormatBudgetField(true, s.max_stop_latency()),
-                      ", records ", s.records(), ", records_failed ",
-                      s.records_failed(), "\n");
+  return absl::StrCat(
+      "started ", s.calls_started(), ", ok ", s.calls_ok(),
+      ", deadline_exceeded ", s.calls_deadline_exceeded(), ", cancelled ",
+      s.calls_cancelled(), ", rejected ", s.calls_rejected(), ", invalid ",
+      s.calls_invalid(), ", failed ", s.calls_failed(), ", in_flight ",
+      s.calls_in_flight(), ", overloaded ", s.calls_overloaded(), ", shed ",
+      s.calls_shed(), ", queue_depth ", s.queue_depth(), ", steps_done ",
+      s.steps_done(), ", max_stop_latency ",
+      FormatBudgetField(true, s.max_stop_latency()), ", records ", s.records(),
+      ", records_failed ", s.records_failed(), "\n");
 }
 
 int ExitCodeFor(grpc::StatusCode code) {

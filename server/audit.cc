@@ -55,10 +55,9 @@ void Auditor::Send(grpc::CallbackServerContext& caller,
     absl::MutexLock lock(&mu_);
     in_flight_.insert(raw);
   }
-  stub_.async()->Record(raw->context.get(), &raw->record, &raw->reply,
-                        [this, raw](grpc::Status status) {
-                          Ended(raw, status);
-                        });
+  stub_.async()->Record(
+      raw->context.get(), &raw->record, &raw->reply,
+      [this, raw](grpc::Status status) { Ended(raw, status); });
 }
 
 void Auditor::Ended(Audit* raw, const grpc::Status& status) {
@@ -75,9 +74,10 @@ void Auditor::Ended(Audit* raw, const grpc::Status& status) {
   ToProtoDuration(audit->deadline - audit->sent_at, hop.mutable_forwarded());
   hop.set_code(absl::StatusCodeToString(
       static_cast<absl::StatusCode>(status.error_code())));
-  hop.set_stop(status.ok() ? "audit recorded"
-                           : absl::StrCat("audit lost: ",
-                                          Trimmed(status.error_message(), 256)));
+  hop.set_stop(
+      status.ok()
+          ? "audit recorded"
+          : absl::StrCat("audit lost: ", Trimmed(status.error_message(), 256)));
   LogCall(log_, "Record", trace, hop, absl::ZeroDuration());
   audit.reset();  // Before the count that lets the destructor go on.
   absl::MutexLock lock(&mu_);

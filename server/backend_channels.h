@@ -62,7 +62,8 @@ struct BackendChannelOptions {
 };
 
 // OK, or INVALID_ARGUMENT naming the flag and its range.
-absl::Status ValidateBackendChannelOptions(const BackendChannelOptions& options);
+absl::Status ValidateBackendChannelOptions(
+    const BackendChannelOptions& options);
 
 // The service config of a channel to `target`: round_robin with client-side
 // health checking for replica sets (pick_first otherwise), the retry policy

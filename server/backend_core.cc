@@ -60,8 +60,7 @@ absl::Status BackendCore::Store(const deadline::v1::AuditRecord& record) {
         "backend: method and code are at most ", kMaxName, " bytes each"));
   }
   if (record.steps_done() < 0) {
-    return absl::InvalidArgumentError(
-        "backend: steps_done must be 0 or more");
+    return absl::InvalidArgumentError("backend: steps_done must be 0 or more");
   }
   records_.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();

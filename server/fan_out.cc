@@ -130,7 +130,8 @@ void FanOut::CancelOthers(int except, Actions& actions) {
     Disarm(panel);
     actions.cancel.push_back({p, CancelCause::kSiblingFailed});
     if (panel.started == 2) {
-      actions.cancel.push_back({options_.panels + p, CancelCause::kSiblingFailed});
+      actions.cancel.push_back(
+          {options_.panels + p, CancelCause::kSiblingFailed});
     }
   }
 }

@@ -319,8 +319,7 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
   // Why an attempt that ended CANCELLED was cancelled, in words.
   std::string CauseOf(const Attempt& attempt) {
     if (attempt.cancelled_for == CancelCause::kSiblingFailed) {
-      return absl::StrCat("panel ", fan_out_->failed_panel(),
-                          " failed first");
+      return absl::StrCat("panel ", fan_out_->failed_panel(), " failed first");
     }
     if (attempt.cancelled_for == CancelCause::kHedgeLost) {
       return "the other attempt of its panel answered first";
@@ -404,16 +403,15 @@ class FrontendService::Call : public grpc::ServerUnaryReactor,
     const absl::string_view why = gone >= service_.shutdown_cancels_at()
                                       ? "the server shut down"
                                       : "the caller went away";
-    End({absl::Status(expired ? absl::StatusCode::kDeadlineExceeded
-                              : absl::StatusCode::kCancelled,
-                      absl::StrCat(Summary(), "; ", why,
-                                   propagates()
-                                       ? " and the backend calls were stopped"
+    End({absl::Status(
+             expired ? absl::StatusCode::kDeadlineExceeded
+                     : absl::StatusCode::kCancelled,
+             absl::StrCat(Summary(), "; ", why,
+                          propagates() ? " and the backend calls were stopped"
                                        : ", and the backend worked on for "
                                          "nobody")),
          expired ? Outcome::kDeadlineExceeded : Outcome::kCancelled,
-         std::string(why), steps,
-         now - gone, gone});
+         std::string(why), steps, now - gone, gone});
   }
 
   // The way out: records, sends the trace, audits, and finishes.
@@ -553,9 +551,9 @@ FrontendService::FrontendService(const std::vector<BackendTarget>& backends,
     backends_.push_back({target.name, deadline::v1::Backend::NewStub(channel)});
   }
   if (options.audit != AuditMode::kOff) {
-    auditor_ = std::make_unique<Auditor>(*backends_[0].stub, options.audit,
-                                         options.audit_deadline, options.log,
-                                         clock);
+    auditor_ =
+        std::make_unique<Auditor>(*backends_[0].stub, options.audit,
+                                  options.audit_deadline, options.log, clock);
   }
 }
 

@@ -314,11 +314,10 @@ TEST_F(ServerMetricsTest, CallsThatArriveAsRetriesAreCounted) {
     record.End({absl::OkStatus(), Outcome::kOk, "done", 1}, clock_.Now());
   }
   // The first attempt is no retry; the second and third are.
-  EXPECT_THAT(
-      ValueOf(*ParsePrometheusText(backend.Text()),
-              "deadline_retried_calls_total",
-              {{"hop", "backend"}, {"method", "Work"}}),
-      Optional(2.0));
+  EXPECT_THAT(ValueOf(*ParsePrometheusText(backend.Text()),
+                      "deadline_retried_calls_total",
+                      {{"hop", "backend"}, {"method", "Work"}}),
+              Optional(2.0));
 }
 
 TEST_F(ServerMetricsTest, AnotherMethodGetsSeriesOnFirstUse) {

@@ -62,8 +62,7 @@ struct RunningServer {
 // and server reflection. INVALID_ARGUMENT for bad TLS files, UNAVAILABLE
 // when the address cannot be bound.
 absl::StatusOr<RunningServer> StartServer(
-    const ServingOptions& options,
-    const std::vector<grpc::Service*>& services);
+    const ServingOptions& options, const std::vector<grpc::Service*>& services);
 
 // A plaintext server on `listen` with the default limits.
 absl::StatusOr<RunningServer> StartServer(

@@ -25,9 +25,9 @@ grpc::Status SyncBackendService::WorkStream(
   return Run("WorkStream", *context, *request, nullptr, writer);
 }
 
-grpc::Status SyncBackendService::Record(
-    grpc::ServerContext* /*context*/, const deadline::v1::AuditRecord* record,
-    deadline::v1::RecordReply* /*reply*/) {
+grpc::Status SyncBackendService::Record(grpc::ServerContext* /*context*/,
+                                        const deadline::v1::AuditRecord* record,
+                                        deadline::v1::RecordReply* /*reply*/) {
   return ToGrpcStatus(core_.Store(*record));
 }
 

@@ -200,8 +200,7 @@ TEST_F(PrometheusTest, AnswersTheDashboardsQuestions) {
   EXPECT_LT(ValueWhere(by_job, "job", "backend"), 0.1) << Describe(by_job);
   EXPECT_LT(ValueWhere(by_job, "job", "frontend_off"), 0.25)
       << Describe(by_job);
-  std::cout << "p99 stop latency (s) by job: " << Describe(by_job)
-            << std::endl;
+  std::cout << "p99 stop latency (s) by job: " << Describe(by_job) << std::endl;
 
   // Work for callers that had gone: only where the anti-pattern is.
   const std::vector<QueryResult> wasted =
@@ -211,8 +210,7 @@ TEST_F(PrometheusTest, AnswersTheDashboardsQuestions) {
                  });
   EXPECT_EQ(ValueWhere(wasted, "job", "frontend"), 0) << Describe(wasted);
   EXPECT_EQ(ValueWhere(wasted, "job", "backend"), 0) << Describe(wasted);
-  std::cout << "wasted steps in 30 s by job: " << Describe(wasted)
-            << std::endl;
+  std::cout << "wasted steps in 30 s by job: " << Describe(wasted) << std::endl;
 
   // The gauges are scraped too.
   QueryUntil("deadline_calls_in_flight",
