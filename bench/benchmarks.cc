@@ -1182,10 +1182,7 @@ Section Scale(const Config& config) {
   Section section{"scale",
                   "8. Scale (real processes: held calls cancelled by the "
                   "client; slow fan-outs)"};
-  if (config.bin_dir.empty()) {
-    section.rows.push_back(Info("scale", "skipped (no --bin_dir)"));
-    return section;
-  }
+  if (SkippedWithoutBinaries(config, section, "scale")) return section;
   const double load_before = LoadAverage();
   SleepingCalls(config, BackendApi::kCallback, config.quick ? 50 : 5000,
                 section);

@@ -1,13 +1,10 @@
 #include "bench/compare.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <memory>
 #include <string>
@@ -23,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "bench/harness.h"
 #include "bench/rows.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -104,21 +102,7 @@ absl::optional<int64_t> CallsOk(deadline::v1::Stats::Stub& stats) {
 
 // CPU time (user + system) the process has used, in microseconds.
 double CpuMicros(const Subprocess& process) {
-  std::ifstream file(absl::StrCat("/proc/", process.pid(), "/stat"));
-  const std::string stat((std::istreambuf_iterator<char>(file)),
-                         std::istreambuf_iterator<char>());
-  const size_t name_end = stat.rfind(") ");
-  if (name_end == std::string::npos) return kNaN;
-  // From the third field (state) on; utime and stime are the 14th and 15th.
-  const std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(stat).substr(name_end + 2), ' ');
-  int64_t user = 0;
-  int64_t system = 0;
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &user) ||
-      !absl::SimpleAtoi(fields[12], &system)) {
-    return kNaN;
-  }
-  return (user + system) * 1e6 / sysconf(_SC_CLK_TCK);
+  return CpuSecondsOf(process.pid()) * 1e6;
 }
 
 // h2load's times ("2.00s", "300.75ms", "389us") in microseconds; NaN for
@@ -297,10 +281,8 @@ Section ChainComparison(const Config& config) {
                   "9. The chain against a bare C++ chain and a Go chain "
                   "(h2load, Frontend.Fetch, empty request)"};
   section.analysis = kMethod;
-  if (config.bin_dir.empty()) {
-    section.rows.push_back(Info("chain comparison", "skipped (no --bin_dir)"));
+  if (SkippedWithoutBinaries(config, section, "chain comparison"))
     return section;
-  }
 
   std::vector<Chain> chains(config.go_chain.empty() ? 2 : 3);
   chains[0].key = "project";

@@ -387,10 +387,7 @@ Section Flood(const Config& config) {
   Section section{"flood",
                   "10. Hostile HTTP/2 peers: half-open streams and rapid "
                   "reset (real processes, default limits)"};
-  if (config.bin_dir.empty()) {
-    section.rows.push_back(Info("flood", "skipped (no --bin_dir)"));
-    return section;
-  }
+  if (SkippedWithoutBinaries(config, section, "flood")) return section;
   const HostilePeerCommand command{config.python, config.h2flood};
   if (!CanRunHostilePeer(command)) {
     section.rows.push_back(Info(

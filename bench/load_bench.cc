@@ -594,10 +594,7 @@ Section Overload(const Config& config) {
   Section section{"overload",
                   "9. Overload (real processes, open-loop arrivals beyond "
                   "capacity)"};
-  if (config.bin_dir.empty()) {
-    section.rows.push_back(Info("overload", "skipped (no --bin_dir)"));
-    return section;
-  }
+  if (SkippedWithoutBinaries(config, section, "overload")) return section;
   const double load_before = LoadAverage();
   const absl::Duration deadline = absl::Milliseconds(100);
   // One CPU-bound step: the backend's workers are the chain's capacity.
@@ -1127,10 +1124,7 @@ Section Partial(const Config& config) {
   Section section{"partial",
                   "10. PARTIAL fan-outs at 600 calls/s, 150 ms deadlines "
                   "(real processes): where the time goes"};
-  if (config.bin_dir.empty()) {
-    section.rows.push_back(Info("partial", "skipped (no --bin_dir)"));
-    return section;
-  }
+  if (SkippedWithoutBinaries(config, section, "partial")) return section;
   const double load_before = LoadAverage();
   const double rate = config.quick ? 50 : 600;
   const absl::Duration run_for =
@@ -1510,10 +1504,7 @@ HedgeRun DriveHedging(double rate, absl::Duration duration,
 Section Hedging(const Config& config) {
   Section section{"hedging",
                   "11. Hedging over a 10x slower backend (real processes)"};
-  if (config.bin_dir.empty()) {
-    section.rows.push_back(Info("hedging", "skipped (no --bin_dir)"));
-    return section;
-  }
+  if (SkippedWithoutBinaries(config, section, "hedging")) return section;
   const double load_before = LoadAverage();
   const double rate = config.quick ? 40 : 100;
   const absl::Duration run_for =
@@ -1663,10 +1654,7 @@ Section IgnoredCancel(const Config& config) {
                   "12. Work done for callers that left: propagation on, off, "
                   "and a backend that ignores cancellation (real "
                   "processes)"};
-  if (config.bin_dir.empty()) {
-    section.rows.push_back(Info("ignored_cancel", "skipped (no --bin_dir)"));
-    return section;
-  }
+  if (SkippedWithoutBinaries(config, section, "ignored_cancel")) return section;
   const double load_before = LoadAverage();
   const double rate = config.quick ? 20 : 20;
   const absl::Duration run_for =

@@ -44,6 +44,15 @@ inline Row Info(std::string metric, std::string value) {
   return {std::move(metric), std::move(value), "", Verdict::kNone};
 }
 
+// For a section that runs the real binaries: true, with a row naming
+// `what` as skipped, when there is no --bin_dir to find them in.
+inline bool SkippedWithoutBinaries(const Config& config, Section& section,
+                                   const std::string& what) {
+  if (!config.bin_dir.empty()) return false;
+  section.rows.push_back(Info(what, "skipped (no --bin_dir)"));
+  return true;
+}
+
 // p50 / p99 / min / max of a distribution in one cell.
 inline std::string Spread(const Summary& s) {
   return absl::StrFormat("p50 %s, p99 %s (min %s, max %s, n=%d)", Ms(s.p50),

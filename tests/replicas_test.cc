@@ -105,6 +105,29 @@ std::string ReplicaOf(const FetchOutcome& outcome) {
   return "";
 }
 
+// One Fetch of a 1 ms step through `stub`, expected OK; the replica that
+// served it.
+std::string FetchOnce(deadline::v1::Frontend::Stub& stub) {
+  deadline::v1::FetchRequest request;
+  *request.mutable_work() = Work(1, absl::Milliseconds(1));
+  FetchCall call(stub, request, absl::Now() + absl::Seconds(5));
+  const FetchOutcome& outcome = call.Wait();
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  return ReplicaOf(outcome);
+}
+
+// The replicas that served Fetches through `stub` until `replicas` of them
+// had (at most 100 calls): the channel connects to them one by one, and
+// calls go to the ready ones meanwhile.
+std::set<std::string> FetchUntilEachServes(deadline::v1::Frontend::Stub& stub,
+                                           size_t replicas) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 100 && seen.size() < replicas; ++i) {
+    seen.insert(FetchOnce(stub));
+  }
+  return seen;
+}
+
 // What the load generator has seen so far; prints as it goes.
 class LoadCounters {
  public:
@@ -563,20 +586,9 @@ TEST_F(ReplicasTest, CallsAreSpreadRoundRobinAndTheTraceNamesTheReplica) {
                   "127.0.0.1:0", &frontend_address);
   ASSERT_NE(frontend, nullptr);
   auto stub = deadline::v1::Frontend::NewStub(ChannelTo(frontend_address));
-  const auto fetch = [&] {
-    deadline::v1::FetchRequest request;
-    *request.mutable_work() = Work(1, absl::Milliseconds(1));
-    FetchCall call(*stub, request, absl::Now() + absl::Seconds(5));
-    const FetchOutcome& outcome = call.Wait();
-    EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
-    return ReplicaOf(outcome);
-  };
 
-  // The channel connects to the replicas one by one: calls go to the ready
-  // ones until all three are.
-  std::set<std::string> seen;
-  for (int i = 0; i < 100 && seen.size() < 3; ++i) seen.insert(fetch());
-  ASSERT_THAT(seen, UnorderedElementsAreArray(addresses));
+  ASSERT_THAT(FetchUntilEachServes(*stub, addresses.size()),
+              UnorderedElementsAreArray(addresses));
 
   std::map<std::string, int64_t> before;
   for (const std::string& address : addresses) {
@@ -584,7 +596,7 @@ TEST_F(ReplicasTest, CallsAreSpreadRoundRobinAndTheTraceNamesTheReplica) {
   }
   constexpr int kCalls = 30;
   std::map<std::string, int> served;
-  for (int i = 0; i < kCalls; ++i) ++served[fetch()];
+  for (int i = 0; i < kCalls; ++i) ++served[FetchOnce(*stub)];
   ASSERT_THAT(served, Not(Contains(::testing::Key(""))))
       << "a trace named no replica";
   for (const std::string& address : addresses) {
@@ -621,17 +633,8 @@ TEST_F(ReplicasTest, ADrainingReplicaGetsNoNewCallsWhileTheOthersDo) {
                   "127.0.0.1:0", &frontend_address);
   ASSERT_NE(frontend, nullptr);
   auto stub = deadline::v1::Frontend::NewStub(ChannelTo(frontend_address));
-  const auto fetch = [&] {
-    deadline::v1::FetchRequest request;
-    *request.mutable_work() = Work(1, absl::Milliseconds(1));
-    FetchCall call(*stub, request, absl::Now() + absl::Seconds(5));
-    const FetchOutcome& outcome = call.Wait();
-    EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
-    return ReplicaOf(outcome);
-  };
-  std::set<std::string> seen;
-  for (int i = 0; i < 100 && seen.size() < 3; ++i) seen.insert(fetch());
-  ASSERT_THAT(seen, UnorderedElementsAreArray(addresses));
+  ASSERT_THAT(FetchUntilEachServes(*stub, addresses.size()),
+              UnorderedElementsAreArray(addresses));
 
   replicas[1]->Signal(SIGTERM);
   ASSERT_TRUE(
@@ -644,14 +647,14 @@ TEST_F(ReplicasTest, ADrainingReplicaGetsNoNewCallsWhileTheOthersDo) {
   // round robin no longer has it.
   int in_a_row = 0;
   for (int i = 0; i < 30 && in_a_row < 3; ++i) {
-    in_a_row = fetch() == draining ? 0 : in_a_row + 1;
+    in_a_row = FetchOnce(*stub) == draining ? 0 : in_a_row + 1;
   }
   ASSERT_EQ(in_a_row, 3) << "the frontend kept picking the draining replica";
 
   const int64_t draining_before = FetchStats(draining).calls_started();
   constexpr int kCalls = 30;
   std::map<std::string, int> served;
-  for (int i = 0; i < kCalls; ++i) ++served[fetch()];
+  for (int i = 0; i < kCalls; ++i) ++served[FetchOnce(*stub)];
   EXPECT_EQ(served[draining], 0);
   EXPECT_GE(served[addresses[0]], kCalls / 2 - 2);
   EXPECT_GE(served[addresses[2]], kCalls / 2 - 2);
