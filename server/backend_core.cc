@@ -1,5 +1,6 @@
 #include "server/backend_core.h"
 
+#include <algorithm>
 #include <random>
 #include <utility>
 
@@ -119,7 +120,18 @@ const absl::Status& BackendCall::End(const WorkResult& result, bool shed) {
   ending.steps_done = result.steps_done;
   ending.stop_latency = result.stop_latency;
   ending.shed = shed;
-  if (result.reason == StopReason::kCompleted) {
+  StopReason reason = result.reason;
+  // gRPC also cancels a call when its deadline passes. On a busy machine
+  // that can reach the work before this side's own stop time does: it is
+  // the deadline, not the caller leaving. (A millisecond of tolerance:
+  // gRPC's timer and this clock may disagree by a fraction of one.)
+  if (reason == StopReason::kCancelled &&
+      result.finished >= deadline_ - absl::Milliseconds(1)) {
+    reason = StopReason::kDeadline;
+    ending.stop_latency =
+        std::max(result.finished - stop_at_, absl::ZeroDuration());
+  }
+  if (reason == StopReason::kCompleted) {
     ending.status = absl::OkStatus();
     ending.outcome = Outcome::kOk;
     ending.stop = "done";
@@ -130,7 +142,7 @@ const absl::Status& BackendCall::End(const WorkResult& result, bool shed) {
     return Finish(std::move(ending));
   }
   const absl::string_view waiting = shed ? " while waiting for a worker" : "";
-  if (result.reason == StopReason::kDeadline) {
+  if (reason == StopReason::kDeadline) {
     ending.outcome = Outcome::kDeadlineExceeded;
     ending.stop = absl::StrCat("at its deadline", waiting);
   } else {
@@ -148,8 +160,7 @@ const absl::Status& BackendCall::End(const WorkResult& result, bool shed) {
           : absl::StatusCode::kCancelled,
       absl::StrCat("backend: ", BudgetWords(), ", stopped after ",
                    result.steps_done, "/", spec_.steps, " steps",
-                   result.reason == StopReason::kDeadline ? " " : ": ",
-                   ending.stop));
+                   reason == StopReason::kDeadline ? " " : ": ", ending.stop));
   return Finish(std::move(ending));
 }
 

@@ -152,6 +152,29 @@ TEST_F(BackendCallTest, ACallShedFromTheQueueSaysSo) {
   EXPECT_EQ(core().stats().Snapshot().deadline_exceeded, 1);
 }
 
+// gRPC cancels a call when its deadline passes; when that reaches the work
+// before the backend's own stop time (a busy machine), it is still the
+// deadline's.
+TEST_F(BackendCallTest, ACancelAtTheDeadlineIsTheDeadlines) {
+  BackendCall early(core(), {"Work", "id", now_ + Milliseconds(100)},
+                    Work(10, Milliseconds(10)));
+  BackendCall late(core(), {"Work", "id", now_ + Milliseconds(100)},
+                   Work(10, Milliseconds(10)));
+  clock_.Advance(Milliseconds(98));  // Past the stop time, before the deadline.
+  EXPECT_EQ(
+      early.End(Result(StopReason::kCancelled, 9, absl::ZeroDuration())).code(),
+      absl::StatusCode::kCancelled);
+
+  clock_.Advance(Milliseconds(2));  // At the deadline.
+  const absl::Status& status =
+      late.End(Result(StopReason::kCancelled, 9, absl::ZeroDuration()));
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(late.trace().hops(0).stop(), "at its deadline");
+  // Later than the stop time (100 - 3 slack - 2 reserve) by 5 ms.
+  EXPECT_EQ(core().stats().Snapshot().max_stop_latency, Milliseconds(5));
+  EXPECT_EQ(core().stats().Snapshot().deadline_exceeded, 1);
+}
+
 TEST_F(BackendCallTest, CancelledByAShutdownSaysTheServerDidIt) {
   core().BeginShutdown(now_ + Milliseconds(50));
   BackendCall during_grace(core(), {"Work", "id", absl::InfiniteFuture()},

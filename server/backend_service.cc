@@ -116,23 +116,15 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
     if (state_ == State::kSleeping && DisarmTimer()) {
       state_ = State::kDone;
       lock.Release();
-      return End(CancelledAt(now));
+      return End(Stopped(StopReason::kCancelled, now, absl::ZeroDuration()));
     }
     if (state_ == State::kQueued && Dequeue()) {
       state_ = State::kDone;
       lock.Release();
-      return End(CancelledAt(now), /*shed=*/steps_done_ == 0);
+      return End(Stopped(StopReason::kCancelled, now, absl::ZeroDuration()),
+                 /*shed=*/steps_done_ == 0);
     }
     // Otherwise whoever holds the call now ends it.
-  }
-  // gRPC also cancels a call when its deadline passes: on a busy machine
-  // that can come before this side's stop timer, and it is the deadline,
-  // not the caller leaving.
-  WorkResult CancelledAt(absl::Time now) const {
-    // gRPC's timer and this clock may disagree by a fraction of a ms.
-    return now >= call_.deadline() - absl::Milliseconds(1)
-               ? Stopped(StopReason::kDeadline, now, now - call_.stop_at())
-               : Stopped(StopReason::kCancelled, now, absl::ZeroDuration());
   }
 
   // Whether OnCancel has come, or the context says so already.
