@@ -107,9 +107,14 @@ TEST(CallbackBackendTest, AFullQueueRefusesAtOnceNamingTheBound) {
 TEST(CallbackBackendTest, AQueueTooLongForTheDeadlineRefusesAtOnce) {
   TestBackend backend(OneWorker(10));
   AsyncWork running(backend.stub(), kLongSpin, kRoomy);
-  ASSERT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 1; }));
+  ASSERT_TRUE(WaitUntil([&] {
+    return backend.stats().queue_depth == 0 && backend.stats().in_flight == 1;
+  }));
   AsyncWork queued(backend.stub(), kLongSpin, kRoomy);
-  ASSERT_TRUE(WaitUntil([&] { return backend.stats().queue_depth == 1; }));
+  ASSERT_TRUE(WaitUntil([&] {
+    const StatsSnapshot stats = backend.stats();
+    return stats.in_flight == 2 && stats.queue_depth == 1;
+  }));
 
   // 20 s of work is ahead of it (the running call's counts whole): 2 s
   // would run out in the queue.
