@@ -82,7 +82,7 @@ class BareFrontend final : public Frontend::CallbackService {
 
 int main(int argc, char** argv) {
   // The one process setting the project's servers make too
-  // (server/server_main.cc: Debian's Abseil checks lock order on every
+  // (server/serving/server_main.cc: Debian's Abseil checks lock order on every
   // Mutex lock, gRPC's included), so the two chains compare like for like.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   deadline::ParseFlagsOrExit(

@@ -21,13 +21,13 @@
 #include "bench/report.h"
 #include "bench/stream_bench.h"
 #include "common/flags.h"
-#include "server/server_main.h"
+#include "server/serving/server_main.h"
 
 ABSL_FLAG(bool, quick, false,
           "smoke mode: tiny counts, to prove every benchmark runs");
 ABSL_FLAG(std::string, out, "bench/results", "folder for the result files");
 ABSL_FLAG(std::string, bin_dir, "",
-          "folder with server/backend, server/frontend and bench/bare_chain "
+          "folder with server/backend/backend, server/frontend/frontend and bench/bare_chain "
           "(for the scale and chain comparison benchmarks); empty skips them");
 ABSL_FLAG(std::string, h2load, "/usr/bin/h2load",
           "h2load, for an independent throughput figure; skipped if absent");

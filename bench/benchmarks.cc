@@ -32,13 +32,13 @@
 #include "common/time_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "server/backend_core.h"
-#include "server/budget.h"
-#include "server/cancel_signal.h"
-#include "server/server_runner.h"
-#include "server/work_loop.h"
-#include "tests/subprocess.h"
-#include "tests/test_servers.h"
+#include "server/backend/backend_call.h"
+#include "server/deadline/budget.h"
+#include "server/deadline/cancel_signal.h"
+#include "server/serving/server_runner.h"
+#include "server/deadline/work_loop.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::bench {
 namespace {
@@ -818,7 +818,7 @@ CancelRun HoldThenCancel(const Config& config, BackendApi api, int calls,
   const bool callback = api == BackendApi::kCallback;
   // The backend's default deadline is raised so that no call ends before
   // the client cancels it.
-  auto backend = StartProcess(config, "server/backend",
+  auto backend = StartProcess(config, "server/backend/backend",
                               {callback ? "--api=callback" : "--api=sync",
                                "--log=none", "--default_deadline=60s"});
   if (backend == nullptr) {
@@ -1006,7 +1006,7 @@ void FanOuts(const Config& config, Section& section) {
   std::vector<std::string> addresses;
   for (int i = 0; i < 3; ++i) {
     // Every call's log line, for the stop latencies.
-    backends.push_back(StartProcess(config, "server/backend", {"--log=all"}));
+    backends.push_back(StartProcess(config, "server/backend/backend", {"--log=all"}));
     if (backends.back() == nullptr) {
       section.rows.push_back(Info("fan-outs", "a backend did not start"));
       return;
@@ -1015,7 +1015,7 @@ void FanOuts(const Config& config, Section& section) {
   }
   // Every call's log line, for the deadline it worked to.
   auto frontend = StartProcess(
-      config, "server/frontend",
+      config, "server/frontend/frontend",
       {"--log=all", absl::StrCat("--backend=", absl::StrJoin(addresses, ","))});
   if (frontend == nullptr) {
     section.rows.push_back(Info("fan-outs", "the frontend did not start"));

@@ -13,7 +13,7 @@ struct Config {
   // Tiny counts and durations: proves every benchmark still runs (the test
   // suite's smoke mode); its numbers mean nothing.
   bool quick = false;
-  // Folder holding server/backend and server/frontend (and bench/bare_chain),
+  // Folder holding server/backend/backend and server/frontend/frontend (and bench/bare_chain),
   // for the multi-process benchmarks; empty skips them.
   std::string bin_dir;
   // h2load (Debian's nghttp2-client) for an independent throughput figure;

@@ -26,7 +26,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "proto/deadline.grpc.pb.h"
-#include "tests/subprocess.h"
+#include "tests/support/subprocess.h"
 
 namespace deadline::bench {
 namespace {
@@ -286,9 +286,9 @@ Section ChainComparison(const Config& config) {
 
   std::vector<Chain> chains(config.go_chain.empty() ? 2 : 3);
   chains[0].key = "project";
-  chains[0].name = "project chain (server/frontend -> server/backend)";
-  Start({absl::StrCat(config.bin_dir, "/server/backend"), "--log=none"},
-        {absl::StrCat(config.bin_dir, "/server/frontend"), "--log=none"},
+  chains[0].name = "project chain (server/frontend/frontend -> server/backend/backend)";
+  Start({absl::StrCat(config.bin_dir, "/server/backend/backend"), "--log=none"},
+        {absl::StrCat(config.bin_dir, "/server/frontend/frontend"), "--log=none"},
         chains[0]);
   chains[1].key = "bare";
   chains[1].name = "bare C++ chain (bench/bare_chain)";

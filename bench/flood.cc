@@ -20,7 +20,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "proto/deadline.grpc.pb.h"
-#include "tests/test_servers.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::bench {
 
@@ -293,10 +293,10 @@ struct Chain {
 std::unique_ptr<Chain> StartChain(const std::string& bin_dir) {
   auto chain = std::make_unique<Chain>();
   chain->backend = testing::StartServerProcess(
-      {absl::StrCat(bin_dir, "/server/backend")}, &chain->backend_address);
+      {absl::StrCat(bin_dir, "/server/backend/backend")}, &chain->backend_address);
   if (chain->backend == nullptr) return nullptr;
   chain->frontend = testing::StartServerProcess(
-      {absl::StrCat(bin_dir, "/server/frontend"),
+      {absl::StrCat(bin_dir, "/server/frontend/frontend"),
        absl::StrCat("--backend=", chain->backend_address)},
       &chain->frontend_address);
   if (chain->frontend == nullptr) return nullptr;

@@ -20,7 +20,7 @@
 #include "bench/distribution.h"
 #include "google/protobuf/struct.pb.h"
 #include "grpcpp/support/status.h"
-#include "tests/subprocess.h"
+#include "tests/support/subprocess.h"
 
 namespace deadline::bench {
 

@@ -11,9 +11,9 @@
 #include "absl/types/optional.h"
 #include "client/calls.h"
 #include "proto/deadline.grpc.pb.h"
-#include "server/backend_core.h"
-#include "server/frontend_service.h"
-#include "tests/test_servers.h"
+#include "server/backend/backend_call.h"
+#include "server/frontend/frontend_service.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::bench {
 

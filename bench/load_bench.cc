@@ -30,7 +30,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
-#include "tests/test_servers.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::bench {
 
@@ -624,7 +624,7 @@ Section Overload(const Config& config) {
     std::vector<std::string> backend_args = setting.backend_args;
     backend_args.push_back("--log=none");
     auto backend =
-        ChildServer::Start(config.bin_dir, "server/backend", backend_args);
+        ChildServer::Start(config.bin_dir, "server/backend/backend", backend_args);
     std::vector<std::string> frontend_args = setting.frontend_args;
     frontend_args.push_back("--log=none");
     if (backend != nullptr) {
@@ -632,7 +632,7 @@ Section Overload(const Config& config) {
     }
     auto frontend = backend == nullptr
                         ? nullptr
-                        : ChildServer::Start(config.bin_dir, "server/frontend",
+                        : ChildServer::Start(config.bin_dir, "server/frontend/frontend",
                                              frontend_args);
     if (frontend == nullptr) {
       section.rows.push_back(Info(setting.name, "the servers did not start"));
@@ -1144,7 +1144,7 @@ Section Partial(const Config& config) {
   for (int i = 0; i < 2; ++i) {
     // Errors only: each slow panel's line, with its stop latency.
     backends.push_back(
-        ChildServer::Start(config.bin_dir, "server/backend", {"--log=errors"}));
+        ChildServer::Start(config.bin_dir, "server/backend/backend", {"--log=errors"}));
     if (backends.back() == nullptr) {
       section.rows.push_back(Info("partial", "a backend did not start"));
       return section;
@@ -1201,7 +1201,7 @@ Section Partial(const Config& config) {
   for (const Variant& variant : variants) {
     const std::string reserve_text = absl::FormatDuration(variant.reserve);
     auto frontend = ChildServer::Start(
-        config.bin_dir, "server/frontend",
+        config.bin_dir, "server/frontend/frontend",
         {absl::StrCat("--backend=", absl::StrJoin(addresses, ",")),
          absl::StrCat("--reserve=", reserve_text),
          variant.log_all ? "--log=all" : "--log=errors"});
@@ -1406,7 +1406,7 @@ Section Partial(const Config& config) {
       "Before the fix, with the default 10 ms reserve, skew (up to ~5 ms) "
       "+ lag (p99 ~3-4 ms) + transit (p99 ~2 ms) left almost nothing, and "
       "2-3% of the calls came back late (a high skew meeting a lag tail, or "
-      "a stalled process). The fix is in server/budget.cc (ArrivalSlack): "
+      "a stalled process). The fix is in server/deadline/budget.cc (ArrivalSlack): "
       "each hop takes the HPACK allowance off what arrived, as it did the "
       "wire rounding, usable = at_arrival - (rounding + 3% of at_arrival "
       "rounded up to the ms), so the reserve is left for timer lag, "
@@ -1514,7 +1514,7 @@ Section Hedging(const Config& config) {
   std::vector<std::unique_ptr<ChildServer>> backends;
   for (const char* slowdown : {"--slowdown=1", "--slowdown=10"}) {
     // Errors only: the losing attempts' lines (CANCELLED), with their end.
-    backends.push_back(ChildServer::Start(config.bin_dir, "server/backend",
+    backends.push_back(ChildServer::Start(config.bin_dir, "server/backend/backend",
                                           {slowdown, "--log=errors"}));
     if (backends.back() == nullptr) {
       section.rows.push_back(Info("hedging", "a backend did not start"));
@@ -1542,7 +1542,7 @@ Section Hedging(const Config& config) {
       args.push_back(
           absl::StrCat("--hedge_after=", absl::FormatDuration(hedge_after)));
     }
-    auto frontend = ChildServer::Start(config.bin_dir, "server/frontend", args);
+    auto frontend = ChildServer::Start(config.bin_dir, "server/frontend/frontend", args);
     if (frontend == nullptr) {
       section.rows.push_back(Info("hedging", "the frontend did not start"));
       return section;
@@ -1683,7 +1683,7 @@ Section IgnoredCancel(const Config& config) {
     std::vector<std::string> backend_args = variant.backend_args;
     backend_args.push_back("--log=all");  // Every call's steps and end.
     auto backend =
-        ChildServer::Start(config.bin_dir, "server/backend", backend_args);
+        ChildServer::Start(config.bin_dir, "server/backend/backend", backend_args);
     if (backend == nullptr) {
       section.rows.push_back(
           Info(variant.name,
@@ -1695,7 +1695,7 @@ Section IgnoredCancel(const Config& config) {
     frontend_args.push_back("--log=none");
     frontend_args.push_back(absl::StrCat("--backend=", backend->address()));
     auto frontend =
-        ChildServer::Start(config.bin_dir, "server/frontend", frontend_args);
+        ChildServer::Start(config.bin_dir, "server/frontend/frontend", frontend_args);
     if (frontend == nullptr) {
       section.rows.push_back(Info(variant.name, "the frontend did not start"));
       continue;

@@ -29,7 +29,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "proto/deadline.grpc.pb.h"
-#include "tests/subprocess.h"
+#include "tests/support/subprocess.h"
 
 namespace deadline::bench {
 
@@ -44,7 +44,7 @@ Section IgnoredCancel(const Config& config);
 // with TakeLog(). Destroying it kills the process.
 class ChildServer {
  public:
-  // Starts `binary` (a path under `bin_dir`, e.g. "server/backend") with
+  // Starts `binary` (a path under `bin_dir`, e.g. "server/backend/backend") with
   // `args`; nullptr when it did not start (no "listening on" line within
   // 20 s).
   static std::unique_ptr<ChildServer> Start(const std::string& bin_dir,

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh bench
 bazel build -c opt --ui_event_filters=-info,-stdout --noshow_progress \
-  //bench //bench:bare_chain //server:backend //server:frontend
+  //bench //bench:bare_chain //server/backend //server/frontend
 bin="$(bazel info -c opt bazel-bin 2>/dev/null)"
 # The Go comparison chain, built fresh for this run.
 go_dir="$(mktemp -d -t bench-go.XXXXXX)"

@@ -37,10 +37,10 @@
 #include "common/time_util.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
-#include "tests/test_servers.h"
+#include "tests/support/test_servers.h"
 
 ABSL_FLAG(std::string, bin_dir, "",
-          "folder with server/backend and server/frontend");
+          "folder with server/backend/backend and server/frontend/frontend");
 ABSL_FLAG(absl::Duration, duration, absl::Minutes(10),
           "how long the load runs (10s to 2h)");
 ABSL_FLAG(absl::Duration, warmup, absl::Minutes(1),
@@ -212,14 +212,14 @@ int Run() {
   // Quiet servers: at this rate their logs would be the biggest thing in
   // memory (here), not in them.
   Watched backend{
-      "backend", ChildServer::Start(bin_dir, "server/backend", {"--log=none"})};
+      "backend", ChildServer::Start(bin_dir, "server/backend/backend", {"--log=none"})};
   if (backend.server == nullptr) {
     std::fprintf(stderr, "soak: the backend did not start\n");
     return 1;
   }
   Watched frontend{
       "frontend", ChildServer::Start(
-                      bin_dir, "server/frontend",
+                      bin_dir, "server/frontend/frontend",
                       {"--log=none",
                        absl::StrCat("--backend=", backend.server->address())})};
   if (frontend.server == nullptr) {

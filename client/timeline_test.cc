@@ -12,7 +12,7 @@
 #include "common/trace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/subprocess.h"
+#include "tests/support/subprocess.h"
 
 namespace deadline {
 namespace {

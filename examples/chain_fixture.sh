@@ -66,9 +66,9 @@ start_server() {
 }
 
 start_chain() {
-  start_server backend "$root/server/backend" --listen=127.0.0.1:0 --log=all
+  start_server backend "$root/server/backend/backend" --listen=127.0.0.1:0 --log=all
   backend_log="$work/backend.log"
-  start_server frontend "$root/server/frontend" --listen=127.0.0.1:0 \
+  start_server frontend "$root/server/frontend/frontend" --listen=127.0.0.1:0 \
     --backend="$address"
   frontend="$address"
 }

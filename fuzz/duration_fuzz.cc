@@ -29,7 +29,7 @@
 #include "common/time_util.h"
 #include "fuzz/check.h"
 #include "google/protobuf/duration.pb.h"
-#include "server/budget.h"
+#include "server/deadline/budget.h"
 
 namespace deadline {
 namespace {

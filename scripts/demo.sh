@@ -6,7 +6,7 @@
 #
 # Each call's per-hop timeline is printed, and drawn as an SVG in
 # $DEMO_OUT (default: ./demo-output). With $DEMO_BIN_DIR set to a folder
-# holding server/backend, server/frontend and client/client, it uses those
+# holding server/backend/backend, server/frontend/frontend and client/client, it uses those
 # and builds nothing (the test suite runs it so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ else
   scripts/deps.sh
   echo "building..."
   bazel build --ui_event_filters=-info,-stdout --noshow_progress \
-    //server:backend //server:frontend //client
+    //server/backend //server/frontend //client
   bin="$(bazel info bazel-bin 2>/dev/null)"
 fi
 out="${DEMO_OUT:-$PWD/demo-output}"
@@ -88,32 +88,32 @@ check() {
 }
 
 echo "starting servers:"
-start "backend A" "$bin/server/backend"
+start "backend A" "$bin/server/backend/backend"
 backend_a="$address"
-start "backend B" "$bin/server/backend"
+start "backend B" "$bin/server/backend/backend"
 backend_b="$address"
-start "backend C (10x slower)" "$bin/server/backend" --slowdown=10
+start "backend C (10x slower)" "$bin/server/backend/backend" --slowdown=10
 backend_c="$address"
 # A 30 ms margin (the default is 10 ms) keeps the story true on a busy
 # machine: each explanation must beat its caller's own timer.
-start "frontend" "$bin/server/frontend" --backend="$backend_a,$backend_b,$backend_c" \
+start "frontend" "$bin/server/frontend/frontend" --backend="$backend_a,$backend_b,$backend_c" \
   --reserve=30ms --min_budget=20ms
 frontend="$address"
-start "frontend, propagation off" "$bin/server/frontend" --backend="$backend_b" \
+start "frontend, propagation off" "$bin/server/frontend/frontend" --backend="$backend_b" \
   --propagation=off
 frontend_off="$address"
-start "frontend, one backend down" "$bin/server/frontend" \
+start "frontend, one backend down" "$bin/server/frontend/frontend" \
   --backend="$backend_a,$backend_b,127.0.0.1:1"
 frontend_down="$address"
-start "frontend, hedging" "$bin/server/frontend" \
+start "frontend, hedging" "$bin/server/frontend/frontend" \
   --backend="$backend_a,$backend_c" --hedge_after=30ms
 frontend_hedge="$address"
-start "frontend, audits" "$bin/server/frontend" --backend="$backend_b" \
+start "frontend, audits" "$bin/server/frontend/frontend" --backend="$backend_b" \
   --audit=detached
 frontend_audit="$address"
-start "backend D, ignores cancel" "$bin/server/backend" --ignore_cancel
+start "backend D, ignores cancel" "$bin/server/backend/backend" --ignore_cancel
 backend_d="$address"
-start "frontend to backend D" "$bin/server/frontend" --backend="$backend_d"
+start "frontend to backend D" "$bin/server/frontend/frontend" --backend="$backend_d"
 frontend_d="$address"
 
 headline "1. A generous deadline: OK, the budget shrinking hop by hop"

@@ -29,7 +29,7 @@ done
 
 scripts/deps.sh build
 bazel build -c opt --ui_event_filters=-info,-stdout --noshow_progress \
-  //bench:soak //server:backend //server:frontend
+  //bench:soak //server/backend //server/frontend
 bin="$(bazel info -c opt bazel-bin 2>/dev/null)"
 mkdir -p bench/results
 status=0

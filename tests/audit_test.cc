@@ -14,7 +14,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
-#include "tests/test_servers.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {

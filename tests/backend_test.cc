@@ -14,7 +14,7 @@
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/test_servers.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {
@@ -160,7 +160,7 @@ TEST(CallbackBackendTest, AQueuedCallWhoseCallerGoesLeavesTheQueueAtOnce) {
 // A call that the queue's estimate admits yet whose deadline passes before
 // a worker takes it (a worker slower than the work's declared cost, on a
 // crowded machine) leaves the queue at its stop time, with no step done:
-// ShedAtDeadline in server/backend_service.cc. The estimate makes that
+// ShedAtDeadline in server/backend/backend_service.cc. The estimate makes that
 // rare; what the client sees most is the refusal below.
 TEST(CallbackBackendTest, AQueuedCallThatCouldNotStartInTimeIsRefusedAtOnce) {
   TestBackend backend(OneWorker(10));

@@ -16,8 +16,8 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "proto/deadline.grpc.pb.h"
-#include "tests/subprocess.h"
-#include "tests/test_servers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {
@@ -38,14 +38,14 @@ class BinariesTest : public ::testing::Test {
   void StartChain(std::vector<std::string> frontend_flags = {}) {
     // Roomier margins than the defaults (2 ms and 10 ms): each hop's
     // explanation must beat its caller's own timer even on a busy machine.
-    backend_ = StartServer("server/backend", {"--log=all", "--reserve=20ms"},
+    backend_ = StartServer("server/backend/backend", {"--log=all", "--reserve=20ms"},
                            &backend_address_);
     ASSERT_NE(backend_, nullptr) << "backend did not start";
     frontend_flags.push_back(absl::StrCat("--backend=", backend_address_));
     frontend_flags.push_back("--reserve=50ms");
     frontend_flags.push_back("--log=all");
     frontend_ =
-        StartServer("server/frontend", frontend_flags, &frontend_address_);
+        StartServer("server/frontend/frontend", frontend_flags, &frontend_address_);
     ASSERT_NE(frontend_, nullptr) << "frontend did not start";
   }
 
@@ -268,7 +268,7 @@ TEST_F(BinariesTest, WaitForReadyWaitsUpToTheDeadlineInsteadOfFailingFast) {
 }
 
 TEST_F(BinariesTest, WaitForReadyRidesOutAFrontendThatStartsLate) {
-  backend_ = StartServer("server/backend", {}, &backend_address_);
+  backend_ = StartServer("server/backend/backend", {}, &backend_address_);
   ASSERT_NE(backend_, nullptr) << "backend did not start";
   const int port = FreePort();
   ASSERT_NE(port, 0);
@@ -280,7 +280,7 @@ TEST_F(BinariesTest, WaitForReadyRidesOutAFrontendThatStartsLate) {
   EXPECT_FALSE(client->Wait(absl::Milliseconds(500)).has_value())
       << client->output();
   std::string listening;
-  frontend_ = StartServerProcess({RunfilePath("server/frontend"),
+  frontend_ = StartServerProcess({RunfilePath("server/frontend/frontend"),
                                   absl::StrCat("--backend=", backend_address_)},
                                  &listening, frontend_address_);
   ASSERT_NE(frontend_, nullptr) << "frontend did not start on " << port;
@@ -290,17 +290,17 @@ TEST_F(BinariesTest, WaitForReadyRidesOutAFrontendThatStartsLate) {
 
 TEST_F(BinariesTest, BadFlagsPrintUsageAndExitTwo) {
   const std::vector<std::vector<std::string>> bad = {
-      {"server/backend", "--no_such_flag"},
-      {"server/backend", "--check_interval=0s"},
-      {"server/frontend", "--reserve=-1ms"},
-      {"server/frontend", "--propagation=maybe"},
-      {"server/frontend", "--audit=sometimes"},
-      {"server/frontend", "--audit_deadline=0s"},
-      {"server/backend", "--ignore_cancel=maybe"},
-      {"server/frontend", "--min_budget=soon"},
-      {"server/frontend", "--max_stream_duration=10ms"},
-      {"server/frontend", "--max_stream_duration=-1s"},
-      {"server/frontend", "--backend_stream_window=100"},
+      {"server/backend/backend", "--no_such_flag"},
+      {"server/backend/backend", "--check_interval=0s"},
+      {"server/frontend/frontend", "--reserve=-1ms"},
+      {"server/frontend/frontend", "--propagation=maybe"},
+      {"server/frontend/frontend", "--audit=sometimes"},
+      {"server/frontend/frontend", "--audit_deadline=0s"},
+      {"server/backend/backend", "--ignore_cancel=maybe"},
+      {"server/frontend/frontend", "--min_budget=soon"},
+      {"server/frontend/frontend", "--max_stream_duration=10ms"},
+      {"server/frontend/frontend", "--max_stream_duration=-1s"},
+      {"server/frontend/frontend", "--backend_stream_window=100"},
       {"client/client", "--deadline=abc"},
       {"client/client", "--kind=nap"},
       {"client/client", "--wait_for_ready=sometimes"},

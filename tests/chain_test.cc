@@ -15,8 +15,8 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "server/budget.h"
-#include "tests/test_servers.h"
+#include "server/deadline/budget.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {

@@ -26,9 +26,9 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/deadline.grpc.pb.h"
-#include "tests/netns.h"
-#include "tests/network_fixture.h"
-#include "tests/subprocess.h"
+#include "tests/support/netns.h"
+#include "tests/support/network_fixture.h"
+#include "tests/support/subprocess.h"
 
 namespace deadline::testing {
 namespace {
@@ -182,7 +182,7 @@ class DeadClientHostTest : public DeadHostTest {
     chain.frontend_host = AddHost("frontend");
     chain.backend_host = AddHost("backend");
     ASSERT_TRUE(chain.client_host && chain.frontend_host && chain.backend_host);
-    chain.backend = StartServerIn(*chain.backend_host, "server/backend",
+    chain.backend = StartServerIn(*chain.backend_host, "server/backend/backend",
                                   {"--log=all", kAllowFrequentPings},
                                   &chain.backend_address);
     ASSERT_NE(chain.backend, nullptr) << "backend did not start";
@@ -193,7 +193,7 @@ class DeadClientHostTest : public DeadHostTest {
     frontend_flags.insert(frontend_flags.end(), keepalive.begin(),
                           keepalive.end());
     std::string frontend_address;
-    chain.frontend = StartServerIn(*chain.frontend_host, "server/frontend",
+    chain.frontend = StartServerIn(*chain.frontend_host, "server/frontend/frontend",
                                    frontend_flags, &frontend_address);
     ASSERT_NE(chain.frontend, nullptr) << "frontend did not start";
 
@@ -261,7 +261,7 @@ TEST_F(DeadHostTest, ADeadBackendHostFailsCallsFastOnceKeepaliveNotices) {
   ASSERT_TRUE(frontend_host && backend_host);
   std::string backend_address;
   auto backend =
-      StartServerIn(*backend_host, "server/backend",
+      StartServerIn(*backend_host, "server/backend/backend",
                     {"--log=none", kAllowFrequentPings}, &backend_address);
   ASSERT_NE(backend, nullptr) << "backend did not start";
   std::vector<std::string> frontend_flags = {
@@ -269,7 +269,7 @@ TEST_F(DeadHostTest, ADeadBackendHostFailsCallsFastOnceKeepaliveNotices) {
   frontend_flags.insert(frontend_flags.end(), KeepaliveFlags().begin(),
                         KeepaliveFlags().end());
   std::string frontend_address;
-  auto frontend = StartServerIn(*frontend_host, "server/frontend",
+  auto frontend = StartServerIn(*frontend_host, "server/frontend/frontend",
                                 frontend_flags, &frontend_address);
   ASSERT_NE(frontend, nullptr) << "frontend did not start";
   // The client runs in the frontend's host: only the backend's link is cut.
@@ -336,11 +336,11 @@ TEST_F(DeadHostTest, ADeadBackendHostFailsCallsFastOnceKeepaliveNotices) {
 TEST(StoppedBackendTest, KeepaliveMarksItDownAndCallsFailFast) {
   std::string backend_address;
   auto backend = StartServerProcess(
-      {RunfilePath("server/backend"), "--log=none", kAllowFrequentPings},
+      {RunfilePath("server/backend/backend"), "--log=none", kAllowFrequentPings},
       &backend_address);
   ASSERT_NE(backend, nullptr) << "backend did not start";
   std::vector<std::string> frontend_flags = {
-      RunfilePath("server/frontend"),
+      RunfilePath("server/frontend/frontend"),
       absl::StrCat("--backend=", backend_address), "--log=none"};
   frontend_flags.insert(frontend_flags.end(), KeepaliveFlags().begin(),
                         KeepaliveFlags().end());
@@ -420,11 +420,11 @@ Timed Work(deadline::v1::Backend::Stub& stub, absl::Duration deadline) {
 TEST(KilledBackendTest, UnavailableComesAtOnceAndServiceReturnsWithin2s) {
   std::string backend_address;
   auto backend = StartServerProcess(
-      {RunfilePath("server/backend"), "--log=none"}, &backend_address);
+      {RunfilePath("server/backend/backend"), "--log=none"}, &backend_address);
   ASSERT_NE(backend, nullptr) << "backend did not start";
   std::string frontend_address;
   auto frontend = StartServerProcess(
-      {RunfilePath("server/frontend"),
+      {RunfilePath("server/frontend/frontend"),
        absl::StrCat("--backend=", backend_address, ",", backend_address),
        "--log=none"},
       &frontend_address);
@@ -478,7 +478,7 @@ TEST(KilledBackendTest, UnavailableComesAtOnceAndServiceReturnsWithin2s) {
 
   // Back on the same port: both channels must find it within a backoff.
   std::string restarted_address;
-  backend = StartServerProcess({RunfilePath("server/backend"), "--log=none"},
+  backend = StartServerProcess({RunfilePath("server/backend/backend"), "--log=none"},
                                &restarted_address, backend_address);
   ASSERT_NE(backend, nullptr)
       << "backend did not restart on " << backend_address;
@@ -504,17 +504,17 @@ TEST(KilledBackendTest, UnavailableComesAtOnceAndServiceReturnsWithin2s) {
 TEST(KeepalivePolicyTest, ABackendMustAllowItsCallersPings) {
   std::string strict_address;
   auto strict_backend = StartServerProcess(
-      {RunfilePath("server/backend"), "--log=none"}, &strict_address);
+      {RunfilePath("server/backend/backend"), "--log=none"}, &strict_address);
   ASSERT_NE(strict_backend, nullptr);
   std::string lenient_address;
   auto lenient_backend = StartServerProcess(
-      {RunfilePath("server/backend"), "--log=none", kAllowFrequentPings},
+      {RunfilePath("server/backend/backend"), "--log=none", kAllowFrequentPings},
       &lenient_address);
   ASSERT_NE(lenient_backend, nullptr);
   std::unique_ptr<Subprocess> frontends[2];
   const std::string* backends[2] = {&strict_address, &lenient_address};
   for (int i = 0; i < 2; ++i) {
-    std::vector<std::string> flags = {RunfilePath("server/frontend"),
+    std::vector<std::string> flags = {RunfilePath("server/frontend/frontend"),
                                       absl::StrCat("--backend=", *backends[i]),
                                       "--log=none"};
     flags.insert(flags.end(), KeepaliveFlags().begin(), KeepaliveFlags().end());

@@ -7,8 +7,8 @@
 #include "client/calls.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/budget.h"
-#include "tests/test_servers.h"
+#include "server/deadline/budget.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {

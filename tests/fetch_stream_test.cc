@@ -16,8 +16,8 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "gtest/gtest.h"
-#include "server/frontend_stream.h"
-#include "tests/test_servers.h"
+#include "server/frontend/fetch_stream.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {

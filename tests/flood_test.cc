@@ -13,8 +13,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "tests/subprocess.h"
-#include "tests/test_servers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {
@@ -47,12 +47,12 @@ class FloodTest : public ::testing::Test {
   // A backend and a frontend over it, both with `flags`; the frontend's
   // address in frontend_.
   void StartChain(const std::vector<std::string>& flags) {
-    std::vector<std::string> backend = {RunfilePath("server/backend"),
+    std::vector<std::string> backend = {RunfilePath("server/backend/backend"),
                                         "--log=none"};
     backend.insert(backend.end(), flags.begin(), flags.end());
     backend_process_ = StartServerProcess(backend, &backend_);
     ASSERT_NE(backend_process_, nullptr);
-    std::vector<std::string> frontend = {RunfilePath("server/frontend"),
+    std::vector<std::string> frontend = {RunfilePath("server/frontend/frontend"),
                                          "--log=none",
                                          absl::StrCat("--backend=", backend_)};
     frontend.insert(frontend.end(), flags.begin(), flags.end());

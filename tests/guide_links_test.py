@@ -2,8 +2,8 @@
 """Every file, Bazel target and test that docs/guide.md names exists.
 
 The guide names things in `code spans`:
-- repository paths, from the top of the repository (`server/propagation.cc`,
-  `server/fan_out.*`), and relative links, from docs/ ([text](../README.md));
+- repository paths, from the top of the repository (`server/deadline/propagation.cc`,
+  `server/deadline/fan_out.*`), and relative links, from docs/ ([text](../README.md));
 - Bazel targets (`//tests:chain_test`, `//client`);
 - tests, as `Suite.Name` after the target that holds them, on the same
   line; `Prefix*` matches any test whose suite or name starts so.
@@ -236,7 +236,7 @@ class GuideLinksTest(unittest.TestCase):
             self.assertIn(why, errors[0], line)
 
     def test_good_names_of_each_kind_pass(self):
-        line = ("`server/propagation.cc`, `server/fan_out.*`, "
+        line = ("`server/deadline/propagation.cc`, `server/deadline/fan_out.*`, "
                 "[README](../README.md#layout), `//client`, "
                 "`//tests:chain_test` "
                 "`ChainTest.ClientCancellationReachesTheBackend` "
@@ -252,9 +252,9 @@ class GuideLinksTest(unittest.TestCase):
 
     def test_a_planned_name_that_exists_must_leave_the_list(self):
         errors, used, _ = check_line(
-            "`server/propagation.cc`",
-            planned=frozenset({"server/propagation.cc"}))
-        self.assertEqual(used, {"server/propagation.cc"})
+            "`server/deadline/propagation.cc`",
+            planned=frozenset({"server/deadline/propagation.cc"}))
+        self.assertEqual(used, {"server/deadline/propagation.cc"})
         self.assertIn("remove it from PLANNED", errors[0])
 
 

@@ -5,7 +5,7 @@
 #include "client/calls.h"
 #include "common/time_util.h"
 #include "gtest/gtest.h"
-#include "tests/test_servers.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {

@@ -15,9 +15,9 @@
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
-#include "server/raw_messages.h"
-#include "server/server_runner.h"
-#include "tests/test_servers.h"
+#include "server/serving/raw_messages.h"
+#include "server/serving/server_runner.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {

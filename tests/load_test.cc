@@ -17,8 +17,8 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "tests/subprocess.h"
-#include "tests/test_servers.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {
@@ -57,13 +57,13 @@ TEST(LoadTest, HundredsOfConcurrentFanOutsEndCleanly) {
   for (int i = 0; i < 3; ++i) {
     std::string address;
     backends.push_back(
-        StartServerProcess({RunfilePath("server/backend")}, &address));
+        StartServerProcess({RunfilePath("server/backend/backend")}, &address));
     ASSERT_NE(backends.back(), nullptr);
     addresses.push_back(address);
   }
   std::string frontend_address;
   auto frontend = StartServerProcess(
-      {RunfilePath("server/frontend"),
+      {RunfilePath("server/frontend/frontend"),
        absl::StrCat("--backend=", absl::StrJoin(addresses, ","))},
       &frontend_address);
   ASSERT_NE(frontend, nullptr);

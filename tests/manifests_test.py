@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks deploy/kubernetes/ against the real binaries.
 
-Run by bazel (manifests_test) with //server:backend, //server:frontend and
+Run by bazel (manifests_test) with //server/backend, //server/frontend and
 the manifests as data. Nothing here talks to a cluster; it checks what a
 reader could get wrong on paper:
 
@@ -42,7 +42,7 @@ import yaml
 
 RUNFILES = os.path.join(os.environ["TEST_SRCDIR"], os.environ["TEST_WORKSPACE"])
 MANIFEST_DIR = os.path.join(RUNFILES, "deploy", "kubernetes")
-BINARIES = {"backend": "server/backend", "frontend": "server/frontend"}
+BINARIES = {"backend": "server/backend/backend", "frontend": "server/frontend/frontend"}
 
 # The figures the sizing rests on (docs/kubernetes.md, "Sizing").
 REST_BYTES = 18e6  # either server's RSS at rest

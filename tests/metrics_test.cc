@@ -15,10 +15,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/deadline.grpc.pb.h"
-#include "tests/metrics_servers.h"
-#include "tests/prometheus_text.h"
-#include "tests/subprocess.h"
-#include "tests/test_servers.h"
+#include "tests/support/metrics_servers.h"
+#include "tests/support/prometheus_text.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {
@@ -46,10 +46,10 @@ int PromtoolCheckMetrics(const std::string& text, std::string* output) {
 class MetricsBinariesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    backend_ = StartWithMetrics("server/backend", {"--log=none"});
+    backend_ = StartWithMetrics("server/backend/backend", {"--log=none"});
     ASSERT_TRUE(backend_.has_value()) << "the backend did not start";
     frontend_ = StartWithMetrics(
-        "server/frontend",
+        "server/frontend/frontend",
         {"--log=none", absl::StrCat("--backend=", backend_->address)});
     ASSERT_TRUE(frontend_.has_value()) << "the frontend did not start";
     frontend_stub_ =
@@ -205,12 +205,12 @@ TEST_F(MetricsBinariesTest, ShutdownStopsTheMetricsWithoutDelay) {
 // A hedge that wins an OK Fetch whose caller wants no trace is counted too.
 TEST(HedgeMetricsTest, TheFrontendCountsItsHedges) {
   absl::optional<MetricsServer> slow =
-      StartWithMetrics("server/backend", {"--log=none", "--slowdown=20"});
+      StartWithMetrics("server/backend/backend", {"--log=none", "--slowdown=20"});
   absl::optional<MetricsServer> fast =
-      StartWithMetrics("server/backend", {"--log=none"});
+      StartWithMetrics("server/backend/backend", {"--log=none"});
   ASSERT_TRUE(slow.has_value() && fast.has_value());
   absl::optional<MetricsServer> frontend = StartWithMetrics(
-      "server/frontend",
+      "server/frontend/frontend",
       {"--log=none", "--hedge_after=30ms",
        absl::StrCat("--backend=", slow->address, ",", fast->address)});
   ASSERT_TRUE(frontend.has_value());
@@ -247,13 +247,13 @@ TEST(HedgeMetricsTest, TheFrontendCountsItsHedges) {
 TEST(MetricsFlagTest, WithoutItNoMetricsAreServed) {
   std::string address;
   std::unique_ptr<Subprocess> backend = StartServerProcess(
-      {RunfilePath("server/backend"), "--log=none"}, &address);
+      {RunfilePath("server/backend/backend"), "--log=none"}, &address);
   ASSERT_NE(backend, nullptr);
   EXPECT_THAT(backend->output(), Not(HasSubstr("metrics on")));
 }
 
 TEST(MetricsFlagTest, AMalformedAddressIsAUsageError) {
-  for (const char* binary : {"server/backend", "server/frontend"}) {
+  for (const char* binary : {"server/backend/backend", "server/frontend/frontend"}) {
     auto server = Subprocess::Start(
         {RunfilePath(binary), "--metrics_listen=9100", "--listen=127.0.0.1:0"});
     ASSERT_NE(server, nullptr);
@@ -265,10 +265,10 @@ TEST(MetricsFlagTest, AMalformedAddressIsAUsageError) {
 
 TEST(MetricsFlagTest, AMetricsPortInUseStopsTheServerBeforeItServes) {
   absl::optional<MetricsServer> first =
-      StartWithMetrics("server/backend", {"--log=none"});
+      StartWithMetrics("server/backend/backend", {"--log=none"});
   ASSERT_TRUE(first.has_value());
   auto second = Subprocess::Start(
-      {RunfilePath("server/backend"), "--listen=127.0.0.1:0",
+      {RunfilePath("server/backend/backend"), "--listen=127.0.0.1:0",
        absl::StrCat("--metrics_listen=", first->metrics_address)});
   ASSERT_NE(second, nullptr);
   EXPECT_THAT(second->Wait(absl::Seconds(20)), Optional(1));

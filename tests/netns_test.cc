@@ -1,6 +1,6 @@
 // Tests of TestNetwork, and the real binaries on hosts of their own: every
 // call crosses veth links and a bridge instead of loopback.
-#include "tests/netns.h"
+#include "tests/support/netns.h"
 
 #include <unistd.h>
 
@@ -18,9 +18,9 @@
 #include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/budget.h"
-#include "tests/network_fixture.h"
-#include "tests/subprocess.h"
+#include "server/deadline/budget.h"
+#include "tests/support/network_fixture.h"
+#include "tests/support/subprocess.h"
 
 namespace deadline::testing {
 namespace {
@@ -87,7 +87,7 @@ TEST_F(NetnsTest, AHostReachesAServerOnAnotherHost) {
   const Host& b = hosts[1];
   EXPECT_NE(a.address(), b.address());
   std::string backend_address;
-  auto backend = StartServerIn(a, "server/backend", {}, &backend_address);
+  auto backend = StartServerIn(a, "server/backend/backend", {}, &backend_address);
   ASSERT_NE(backend, nullptr) << "backend did not start in host a";
   EXPECT_THAT(backend_address, StartsWith(absl::StrCat(a.address(), ":")));
 
@@ -106,7 +106,7 @@ TEST_F(NetnsTest, ACutLinkStopsCallsAndARestoredOneCarriesThemAgain) {
   const Host& a = hosts[0];
   const Host& b = hosts[1];
   std::string backend_address;
-  auto backend = StartServerIn(a, "server/backend", {}, &backend_address);
+  auto backend = StartServerIn(a, "server/backend/backend", {}, &backend_address);
   ASSERT_NE(backend, nullptr) << "backend did not start in host a";
   const std::vector<std::string> stats = {
       "--stats", absl::StrCat("--target=", backend_address)};
@@ -130,7 +130,7 @@ TEST_F(NetnsTest, ACallToAHostThatVanishesEndsAtTheCallersDeadline) {
   const Host& a = hosts[0];
   const Host& b = hosts[1];
   std::string backend_address;
-  auto backend = StartServerIn(a, "server/backend", {}, &backend_address);
+  auto backend = StartServerIn(a, "server/backend/backend", {}, &backend_address);
   ASSERT_NE(backend, nullptr) << "backend did not start in host a";
   // 100 steps of 50 ms: 5 s of work, a 2 s deadline.
   auto client = StartClientIn(
@@ -214,11 +214,11 @@ TEST_F(NetnsTest, TheDeadlinePropagatesAcrossThreeHosts) {
   const Host& c = hosts[2];
   std::string backend_address;
   auto backend =
-      StartServerIn(a, "server/backend", {"--log=all"}, &backend_address);
+      StartServerIn(a, "server/backend/backend", {"--log=all"}, &backend_address);
   ASSERT_NE(backend, nullptr) << "backend did not start in its host";
   std::string frontend_address;
   auto frontend =
-      StartServerIn(b, "server/frontend",
+      StartServerIn(b, "server/frontend/frontend",
                     {absl::StrCat("--backend=", backend_address), "--log=all"},
                     &frontend_address);
   ASSERT_NE(frontend, nullptr) << "frontend did not start in its host";

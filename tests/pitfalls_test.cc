@@ -17,8 +17,8 @@
 #include "grpcpp/server_context.h"
 #include "gtest/gtest.h"
 #include "proto/deadline.grpc.pb.h"
-#include "server/server_runner.h"
-#include "tests/test_servers.h"
+#include "server/serving/server_runner.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {
@@ -74,7 +74,7 @@ absl::Duration TimeAQuickCall(deadline::v1::Backend::Stub& stub) {
 // A ClientContext is good for one call. gRPC 1.51 does not report a second
 // use as an error: it aborts the process ("assertion failed: call_ ==
 // nullptr"). The project makes one context per call and per attempt
-// (client/calls.h, server/frontend_service.cc).
+// (client/calls.h, server/frontend/frontend_service.cc).
 TEST(ClientContextDeathTest, AReusedContextAbortsTheProcess) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(

@@ -21,10 +21,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/deadline.grpc.pb.h"
-#include "tests/metrics_servers.h"
-#include "tests/prometheus_server.h"
-#include "tests/subprocess.h"
-#include "tests/test_servers.h"
+#include "tests/support/metrics_servers.h"
+#include "tests/support/prometheus_server.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {
@@ -57,14 +57,14 @@ std::string Describe(const std::vector<QueryResult>& results) {
 class PrometheusTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    backend_ = StartWithMetrics("server/backend", {"--log=none"});
+    backend_ = StartWithMetrics("server/backend/backend", {"--log=none"});
     ASSERT_TRUE(backend_.has_value()) << "the backend did not start";
     const std::string to_backend =
         absl::StrCat("--backend=", backend_->address);
-    frontend_ = StartWithMetrics("server/frontend", {"--log=none", to_backend});
+    frontend_ = StartWithMetrics("server/frontend/frontend", {"--log=none", to_backend});
     ASSERT_TRUE(frontend_.has_value()) << "the frontend did not start";
     frontend_off_ = StartWithMetrics(
-        "server/frontend", {"--log=none", to_backend, "--propagation=off"});
+        "server/frontend/frontend", {"--log=none", to_backend, "--propagation=off"});
     ASSERT_TRUE(frontend_off_.has_value()) << "the frontend did not start";
 
     PrometheusServer::Options options;

@@ -1,10 +1,10 @@
 // What a context derived from an incoming call inherits, in gRPC C++ 1.51,
 // against a real backend: a small callback relay in this file derives the
-// context for its backend call (server/propagation.h, or gRPC's own
+// context for its backend call (server/deadline/propagation.h, or gRPC's own
 // FromCallbackServerContext), and the backend's trace says what arrived
 // there and how its work ended.
 
-#include "server/propagation.h"
+#include "server/deadline/propagation.h"
 
 #include <chrono>
 #include <functional>
@@ -25,8 +25,8 @@
 #include "grpcpp/server_context.h"
 #include "gtest/gtest.h"
 #include "proto/deadline.grpc.pb.h"
-#include "server/server_runner.h"
-#include "tests/test_servers.h"
+#include "server/serving/server_runner.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {

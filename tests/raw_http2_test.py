@@ -98,9 +98,9 @@ def check(what, ok):
         failures.append(what)
 
 
-backend, backend_address = start("server/backend", "--log=all",
+backend, backend_address = start("server/backend/backend", "--log=all",
                                  "--default_deadline=500ms")
-frontend, frontend_address = start("server/frontend", "--log=all",
+frontend, frontend_address = start("server/frontend/frontend", "--log=all",
                                    f"--backend={backend_address}")
 try:
     # 2,500,000 hours: clamped to --max_deadline (60 s) at the frontend,

@@ -53,10 +53,10 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
 #include "proto/deadline.grpc.pb.h"
-#include "tests/netns.h"
-#include "tests/network_fixture.h"
-#include "tests/subprocess.h"
-#include "tests/test_servers.h"
+#include "tests/support/netns.h"
+#include "tests/support/network_fixture.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {
@@ -487,7 +487,7 @@ class ReplicasTest : public NetworkFixture {
     std::vector<std::string> addresses;
     for (const Host* host : replica_hosts) {
       std::string address;
-      replicas.push_back(StartServer(host, "server/backend", replica_flags,
+      replicas.push_back(StartServer(host, "server/backend/backend", replica_flags,
                                      any_port(host), &address));
       if (replicas.back() == nullptr) {
         ADD_FAILURE() << "a replica did not start";
@@ -497,7 +497,7 @@ class ReplicasTest : public NetworkFixture {
     }
     std::string frontend_address;
     auto frontend =
-        StartServer(frontend_host, "server/frontend",
+        StartServer(frontend_host, "server/frontend/frontend",
                     {absl::StrCat("--backend=", absl::StrJoin(addresses, "+"))},
                     any_port(frontend_host), &frontend_address);
     if (frontend == nullptr) {
@@ -526,7 +526,7 @@ class ReplicasTest : public NetworkFixture {
       EXPECT_FALSE(absl::StrContains(replicas[i]->output(), "code=CANCELLED"))
           << "the grace ended calls: " << replicas[i]->output();
       std::string address;
-      replicas[i] = StartServer(replica_hosts[i], "server/backend",
+      replicas[i] = StartServer(replica_hosts[i], "server/backend/backend",
                                 replica_flags, addresses[i], &address);
       if (replicas[i] == nullptr) {
         ADD_FAILURE() << "the replica did not start again on its address";
@@ -575,13 +575,13 @@ TEST_F(ReplicasTest, CallsAreSpreadRoundRobinAndTheTraceNamesTheReplica) {
   for (int i = 0; i < 3; ++i) {
     std::string address;
     replicas.push_back(
-        StartServer(nullptr, "server/backend", {}, "127.0.0.1:0", &address));
+        StartServer(nullptr, "server/backend/backend", {}, "127.0.0.1:0", &address));
     ASSERT_NE(replicas.back(), nullptr);
     addresses.push_back(address);
   }
   std::string frontend_address;
   auto frontend =
-      StartServer(nullptr, "server/frontend",
+      StartServer(nullptr, "server/frontend/frontend",
                   {absl::StrCat("--backend=", absl::StrJoin(addresses, "+"))},
                   "127.0.0.1:0", &frontend_address);
   ASSERT_NE(frontend, nullptr);
@@ -619,7 +619,7 @@ TEST_F(ReplicasTest, ADrainingReplicaGetsNoNewCallsWhileTheOthersDo) {
     std::string address;
     // The middle one drains for long: up and serving, but NOT_SERVING.
     replicas.push_back(
-        StartServer(nullptr, "server/backend",
+        StartServer(nullptr, "server/backend/backend",
                     {i == 1 ? "--shutdown_drain=5s" : "--shutdown_drain=0s"},
                     "127.0.0.1:0", &address));
     ASSERT_NE(replicas.back(), nullptr);
@@ -628,7 +628,7 @@ TEST_F(ReplicasTest, ADrainingReplicaGetsNoNewCallsWhileTheOthersDo) {
   const std::string& draining = addresses[1];
   std::string frontend_address;
   auto frontend =
-      StartServer(nullptr, "server/frontend",
+      StartServer(nullptr, "server/frontend/frontend",
                   {absl::StrCat("--backend=", absl::StrJoin(addresses, "+"))},
                   "127.0.0.1:0", &frontend_address);
   ASSERT_NE(frontend, nullptr);
@@ -724,14 +724,14 @@ TEST_F(ReplicasTest, AReplicaWhoseLinkIsCutIsAvoidedOnceKeepaliveNotices) {
     // often than its --min_ping_interval, 5 s by default, may answer with
     // GOAWAY "too_many_pings").
     replicas.push_back(
-        StartServer(&hosts[i], "server/backend", {"--min_ping_interval=500ms"},
+        StartServer(&hosts[i], "server/backend/backend", {"--min_ping_interval=500ms"},
                     absl::StrCat(hosts[i].address(), ":0"), &address));
     ASSERT_NE(replicas.back(), nullptr);
     addresses.push_back(address);
   }
   std::string frontend_address;
   auto frontend = StartServer(
-      &hosts[3], "server/frontend",
+      &hosts[3], "server/frontend/frontend",
       {absl::StrCat("--backend=", absl::StrJoin(addresses, "+")),
        absl::StrCat("--keepalive_time=", absl::FormatDuration(keepalive_time)),
        absl::StrCat("--keepalive_timeout=",

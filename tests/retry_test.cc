@@ -7,7 +7,7 @@
 #include "absl/time/clock.h"
 #include "client/calls.h"
 #include "gtest/gtest.h"
-#include "tests/test_servers.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {

@@ -11,7 +11,7 @@
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
-#include "tests/test_servers.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {

@@ -10,7 +10,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "gtest/gtest.h"
-#include "tests/test_servers.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {

@@ -18,10 +18,10 @@
 #include "grpcpp/security/auth_context.h"
 #include "gtest/gtest.h"
 #include "proto/deadline.grpc.pb.h"
-#include "server/server_runner.h"
-#include "tests/subprocess.h"
-#include "tests/test_certs.h"
-#include "tests/test_servers.h"
+#include "server/serving/server_runner.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_certs.h"
+#include "tests/support/test_servers.h"
 
 namespace deadline::testing {
 namespace {
@@ -284,11 +284,11 @@ class TlsBinariesTest : public ::testing::Test {
   void StartChain(const std::vector<std::string>& backend_flags,
                   const std::vector<std::string>& frontend_flags) {
     backend_ = StartServerBinary(
-        "server/backend", Join({"--log=all", "--reserve=20ms"}, backend_flags),
+        "server/backend/backend", Join({"--log=all", "--reserve=20ms"}, backend_flags),
         &backend_address_);
     ASSERT_NE(backend_, nullptr) << "backend did not start";
     frontend_ =
-        StartServerBinary("server/frontend",
+        StartServerBinary("server/frontend/frontend",
                           Join({"--log=all", "--reserve=50ms",
                                 absl::StrCat("--backend=", backend_address_)},
                                frontend_flags),
@@ -398,7 +398,7 @@ constexpr char kPlaintextWarning[] = "warning: serving plaintext";
 
 TEST_F(TlsBinariesTest, PlaintextBeyondLoopbackWarns) {
   std::string address;
-  auto backend = StartServerBinary("server/backend", {}, &address, "0.0.0.0:0");
+  auto backend = StartServerBinary("server/backend/backend", {}, &address, "0.0.0.0:0");
   ASSERT_NE(backend, nullptr);
   const std::string& output = backend->output();
   const size_t at = output.find(kPlaintextWarning);
@@ -410,12 +410,12 @@ TEST_F(TlsBinariesTest, PlaintextBeyondLoopbackWarns) {
 
 TEST_F(TlsBinariesTest, TlsBeyondLoopbackAndPlaintextOnLoopbackDoNotWarn) {
   std::string address;
-  auto tls = StartServerBinary("server/backend", Flags(backend_id_), &address,
+  auto tls = StartServerBinary("server/backend/backend", Flags(backend_id_), &address,
                                "0.0.0.0:0");
   ASSERT_NE(tls, nullptr);
   EXPECT_THAT(tls->output(), HasSubstr("listening on"));
   EXPECT_THAT(tls->output(), Not(HasSubstr("warning")));
-  auto loopback = StartServerBinary("server/frontend", {}, &address);
+  auto loopback = StartServerBinary("server/frontend/frontend", {}, &address);
   ASSERT_NE(loopback, nullptr);
   EXPECT_THAT(loopback->output(), HasSubstr("listening on 127.0.0.1:"));
   EXPECT_THAT(loopback->output(), Not(HasSubstr("warning")));
@@ -431,19 +431,19 @@ TEST_F(TlsBinariesTest, BadTlsFlagsExitTwoNamingTheFlag) {
     const char* names;
   };
   const std::vector<Case> cases = {
-      {"server/backend", {cert}, "--tls_key"},
-      {"server/backend", {key}, "--tls_cert"},
-      {"server/backend",
+      {"server/backend/backend", {cert}, "--tls_key"},
+      {"server/backend/backend", {key}, "--tls_cert"},
+      {"server/backend/backend",
        {absl::StrCat("--tls_cert=", missing), key},
        "--tls_cert"},
-      {"server/backend",
+      {"server/backend/backend",
        {cert, key, absl::StrCat("--tls_client_ca=", missing)},
        "--tls_client_ca"},
-      {"server/backend",
+      {"server/backend/backend",
        {absl::StrCat("--tls_client_ca=", ca_)},
        "--tls_client_ca"},
-      {"server/frontend", {cert}, "--tls_key"},
-      {"server/frontend", {absl::StrCat("--tls_ca=", missing)}, "--tls_ca"},
+      {"server/frontend/frontend", {cert}, "--tls_key"},
+      {"server/frontend/frontend", {absl::StrCat("--tls_ca=", missing)}, "--tls_ca"},
       {"client/client", {cert, key}, "--tls_ca"},
       {"client/client", {absl::StrCat("--tls_ca=", missing)}, "--tls_ca"},
       {"client/client", {absl::StrCat("--tls_ca=", ca_), cert}, "--tls_key"},
@@ -481,7 +481,7 @@ TEST_F(TlsBinariesTest, FilesThatAreNotValidPemStopTheServerNamingTheFlags) {
   for (std::vector<std::string> flags : cases) {
     flags.push_back("--listen=127.0.0.1:0");
     std::string output;
-    EXPECT_EQ(RunBinary("server/backend", flags, &output), 1) << output;
+    EXPECT_EQ(RunBinary("server/backend/backend", flags, &output), 1) << output;
     EXPECT_THAT(output, HasSubstr("backend: cannot listen on 127.0.0.1:0"));
     EXPECT_THAT(output, HasSubstr("--tls_cert, --tls_key or --tls_client_ca"));
     EXPECT_THAT(output, Not(HasSubstr("listening on")));

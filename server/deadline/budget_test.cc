@@ -1,0 +1,124 @@
+#include "server/deadline/budget.h"
+
+#include "common/fake_clock.h"
+#include "gtest/gtest.h"
+
+namespace deadline {
+namespace {
+
+using absl::Microseconds;
+using absl::Milliseconds;
+using absl::Seconds;
+
+class BudgetPolicyTest : public ::testing::Test {
+ protected:
+  FakeClock clock_;
+  const absl::Time now_ = clock_.Now();
+  BudgetPolicy policy_{BudgetOptions{}, clock_};  // 10ms reserve, 5ms min.
+};
+
+TEST_F(BudgetPolicyTest, ForwardsTheCallersBudgetMinusSlackAndReserve) {
+  const Budget b = policy_.Plan(now_ + Milliseconds(300));
+  EXPECT_EQ(b.at_arrival, Milliseconds(300));
+  // 300ms - 9ms (3%, the HPACK reuse) - 10ms.
+  EXPECT_EQ(b.forwarded, Milliseconds(281));
+  EXPECT_EQ(b.forward_deadline, now_ + Milliseconds(281));
+  EXPECT_FALSE(b.fail_fast);
+}
+
+TEST_F(BudgetPolicyTest, MeasuresFromNowNotFromConstruction) {
+  clock_.Advance(Milliseconds(100));
+  const Budget b = policy_.Plan(now_ + Milliseconds(300));
+  EXPECT_EQ(b.at_arrival, Milliseconds(200));
+  EXPECT_EQ(b.forwarded, Milliseconds(184));  // 200 - 6 - 10.
+}
+
+TEST_F(BudgetPolicyTest, FailsFastBelowSlackPlusReservePlusMinimum) {
+  // 15ms may really be 14: 1ms of slack, 10 of reserve, 5 of minimum.
+  EXPECT_TRUE(policy_.Plan(now_ + Milliseconds(15)).fail_fast);
+  EXPECT_FALSE(policy_.Plan(now_ + Milliseconds(16)).fail_fast);
+}
+
+TEST_F(BudgetPolicyTest, FailsFastWhenTheDeadlineHasPassed) {
+  const Budget b = policy_.Plan(now_ - Milliseconds(3));
+  EXPECT_TRUE(b.fail_fast);
+  EXPECT_EQ(b.at_arrival, -Milliseconds(3));
+}
+
+TEST_F(BudgetPolicyTest, NoDeadlineGetsTheDefaultWithoutOverflow) {
+  const Budget b = policy_.Plan(absl::InfiniteFuture());
+  EXPECT_EQ(b.at_arrival, absl::InfiniteDuration());
+  EXPECT_EQ(b.forwarded, Seconds(5) - Milliseconds(10));
+  EXPECT_EQ(b.forward_deadline, now_ + b.forwarded);
+  EXPECT_FALSE(b.fail_fast);
+}
+
+TEST_F(BudgetPolicyTest, LongDeadlinesAreClamped) {
+  const Budget b = policy_.Plan(now_ + absl::Hours(24 * 365));
+  EXPECT_EQ(b.at_arrival, absl::Hours(24 * 365));
+  EXPECT_EQ(b.forwarded, Seconds(60) - Milliseconds(10));
+}
+
+TEST_F(BudgetPolicyTest, ExplainsAFailFast) {
+  const Budget b = policy_.Plan(now_ + Milliseconds(3));
+  EXPECT_EQ(policy_.ExplainFailFast(b),
+            "3ms left at arrival, less than the 10ms reserve + 5ms minimum + "
+            "1ms of arrival slack");
+  EXPECT_EQ(policy_.ExplainFailFast(policy_.Plan(now_ - Milliseconds(1))),
+            "-1ms left at arrival, less than the 10ms reserve + 5ms minimum");
+}
+
+TEST(BudgetOptionsTest, DefaultsAreValid) {
+  EXPECT_TRUE(ValidateBudgetOptions(BudgetOptions{}).ok());
+}
+
+TEST(BudgetOptionsTest, RejectsNonsense) {
+  BudgetOptions negative_reserve;
+  negative_reserve.reserve = -Milliseconds(1);
+  BudgetOptions infinite_max;
+  infinite_max.max_deadline = absl::InfiniteDuration();
+  BudgetOptions default_too_small;
+  default_too_small.default_deadline = Milliseconds(12);
+  BudgetOptions max_below_default;
+  max_below_default.max_deadline = Seconds(1);
+  for (const BudgetOptions& options :
+       {negative_reserve, infinite_max, default_too_small, max_below_default}) {
+    EXPECT_EQ(ValidateBudgetOptions(options).code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_F(BudgetPolicyTest, WhatTheWireMayHaveRoundedUpComesOff) {
+  // 1.5 s arrived: the caller's deadline may be up to 10 ms (rounding) +
+  // 45 ms (HPACK reuse) earlier.
+  const Budget b = policy_.Plan(now_ + Milliseconds(1500));
+  EXPECT_EQ(b.at_arrival, Milliseconds(1500));
+  EXPECT_EQ(b.forwarded, Milliseconds(1435));
+}
+
+TEST(ArrivalSlackTest, IsTheRoundingPlusThreePercentRoundedUp) {
+  EXPECT_EQ(ArrivalSlack(Milliseconds(100)), Milliseconds(3));
+  EXPECT_EQ(ArrivalSlack(Milliseconds(150)), Milliseconds(5));  // 4.5 up.
+  EXPECT_EQ(ArrivalSlack(Microseconds(1)), Milliseconds(1));
+  EXPECT_EQ(ArrivalSlack(Seconds(2)), Milliseconds(10 + 60));
+  EXPECT_EQ(ArrivalSlack(Seconds(60)), Milliseconds(100 + 1800));
+  EXPECT_EQ(ArrivalSlack(absl::ZeroDuration()), absl::ZeroDuration());
+  EXPECT_EQ(ArrivalSlack(-Seconds(1)), absl::ZeroDuration());
+  EXPECT_EQ(ArrivalSlack(absl::InfiniteDuration()), absl::ZeroDuration());
+  // No overflow, however far the deadline.
+  EXPECT_GT(ArrivalSlack(absl::Hours(1e9)), absl::ZeroDuration());
+}
+
+TEST(WireRoundingTest, GrowsWithTheTimeoutsUnit) {
+  EXPECT_EQ(WireRounding(Milliseconds(999)), absl::ZeroDuration());
+  EXPECT_EQ(WireRounding(Seconds(1)), Milliseconds(10));
+  EXPECT_EQ(WireRounding(Milliseconds(9999)), Milliseconds(10));
+  EXPECT_EQ(WireRounding(Seconds(10)), Milliseconds(100));
+  EXPECT_EQ(WireRounding(Seconds(99)), Milliseconds(100));
+  EXPECT_EQ(WireRounding(Seconds(100)), Seconds(1));
+  EXPECT_EQ(WireRounding(absl::Hours(27'000)), Seconds(1));
+  EXPECT_EQ(WireRounding(absl::InfiniteDuration()), absl::ZeroDuration());
+}
+
+}  // namespace
+}  // namespace deadline

@@ -1,0 +1,144 @@
+#ifndef DEADLINE_SERVER_OBSERVABILITY_HOP_RECORD_H_
+#define DEADLINE_SERVER_OBSERVABILITY_HOP_RECORD_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "google/protobuf/arena.h"
+#include "proto/deadline.pb.h"
+#include "server/observability/call_log.h"
+#include "server/observability/call_stats.h"
+
+namespace deadline {
+
+// How a call ended at this hop.
+struct HopEnding {
+  absl::Status status;
+  Outcome outcome = Outcome::kOk;
+  // Why, in words: "done", "at its deadline", "the caller cancelled", ...
+  std::string stop;
+  int64_t steps_done = 0;
+  // From the moment the call should have stopped to the moment it did.
+  absl::Duration stop_latency = absl::ZeroDuration();
+  // When this hop learned that its caller had gone, if it did.
+  absl::optional<absl::Time> noticed_cancel_at;
+  // The call left a queue without any work done.
+  bool shed = false;
+};
+
+// Everything a hop's record knows of one call as it ends, for observers
+// that count calls their own way (see ServerMetrics). Valid only during
+// HopObserver::OnCallEnd().
+struct EndedCall {
+  absl::string_view hop;     // "frontend", "backend"
+  absl::string_view method;  // "Fetch", "Work", ...
+  const HopEnding& ending;   // stop_latency is at least zero
+  absl::Time arrived;
+  absl::Time finished;
+  // Time left until the deadline at arrival: nullopt when the call ended
+  // before its deadline was read (a request refused unread or unparsed);
+  // InfiniteDuration() when the call had no deadline. Negative when the
+  // deadline had passed before the call arrived.
+  absl::optional<absl::Duration> budget_at_arrival;
+  int64_t steps_requested;
+  // The whole trace: this hop first, then the hops it called.
+  const deadline::v1::BudgetTrace& trace;
+};
+
+// Told of every call a sink's records end, on the thread that ends it.
+// Implementations are thread-safe, quick and never block.
+class HopObserver {
+ public:
+  virtual ~HopObserver() = default;
+  virtual void OnCallEnd(const EndedCall& call) = 0;
+};
+
+// Where one server's hop records go as they end: its counters, its log
+// lines, an optional observer and an optional hook. Each ended call is
+// counted in `stats` and told to `observer` in the same HopRecord::End(),
+// from the same HopEnding, so the two agree. Thread-safe.
+struct HopSink {
+  CallStats stats;
+  LogMode log = LogMode::kErrors;
+  // If set, told of each call as it ends, after `stats` counted it and
+  // before `on_call_end` runs: the server's metrics. Must outlive the sink.
+  HopObserver* observer = nullptr;
+  // If set, called with the call's trace as each call ends, on the thread
+  // that ends it, after the counters and the observer: for tests and
+  // benchmarks. Thread-safe and quick.
+  std::function<void(const deadline::v1::BudgetTrace&)> on_call_end;
+};
+
+// What one hop did with one call, recorded once and told three ways: the
+// hop's entry in the call's BudgetTrace (which goes back to the caller), its
+// log line, and its counts in the sink's CallStats. Plain C++ (protobuf
+// messages, no gRPC), so it is tested on a fake clock.
+//
+// Not thread-safe: a call's owner uses it from one thread at a time. The
+// sink must outlive it.
+class HopRecord {
+ public:
+  // Counts the call as started (and in flight) at `arrived`. `method` must
+  // outlive the record (a literal).
+  HopRecord(HopSink& sink, absl::string_view hop, absl::string_view method,
+            std::string request_id, absl::Time arrived);
+  HopRecord(const HopRecord&) = delete;
+  HopRecord& operator=(const HopRecord&) = delete;
+
+  // The call's deadline at this hop (InfiniteFuture() for none): sets the
+  // deadline and the budget at arrival.
+  void SetDeadline(absl::Time deadline);
+  // The timeout this hop gave the calls it made.
+  void SetForwarded(absl::Duration forwarded);
+  void SetStepsRequested(int64_t steps);
+  // Which attempt of its call this is, 1-based (gRPC's retries).
+  void SetAttempt(int attempt);
+  // Appends the hop of a call this one made (in call order).
+  void AddCalledHop(deadline::v1::HopTrace hop);
+  // The same for a hop made in arena(), which the record takes over.
+  void AddCalledHop(deadline::v1::HopTrace* hop);
+
+  // Ends the record at `now`: completes this hop's entry, counts and logs
+  // the call, and runs the sink's hook. Only the first End() counts; it
+  // returns the status to answer with.
+  const absl::Status& End(HopEnding ending, absl::Time now);
+  bool ended() const { return ended_; }
+
+  // The whole trace: this hop first, then the hops it called.
+  const deadline::v1::BudgetTrace& trace() const { return trace_; }
+  const deadline::v1::HopTrace& hop() const { return trace_.hops(0); }
+  const std::string& request_id() const { return trace_.request_id(); }
+  // Where messages that live as long as this record can be made cheaply.
+  google::protobuf::Arena& arena() { return arena_; }
+  absl::Time arrived() const { return arrived_; }
+  // InfiniteDuration() when the call has no deadline.
+  absl::Duration budget_at_arrival() const { return budget_at_arrival_; }
+
+ private:
+  deadline::v1::HopTrace& mutable_hop() { return *trace_.mutable_hops(0); }
+
+  HopSink& sink_;
+  CallStats::Call call_;
+  const absl::string_view method_;
+  const absl::Time arrived_;
+  absl::Duration budget_at_arrival_ = absl::InfiniteDuration();
+  bool deadline_read_ = false;  // SetDeadline() was called.
+  // The trace is made in an arena whose first block is part of this
+  // record: on the hot path a call's trace costs no heap allocation.
+  alignas(8) char arena_block_[1024];
+  google::protobuf::Arena arena_{arena_block_, sizeof(arena_block_)};
+  deadline::v1::BudgetTrace& trace_ =
+      *google::protobuf::Arena::CreateMessage<deadline::v1::BudgetTrace>(
+          &arena_);
+  HopEnding ending_;
+  bool ended_ = false;
+};
+
+}  // namespace deadline
+
+#endif  // DEADLINE_SERVER_OBSERVABILITY_HOP_RECORD_H_
