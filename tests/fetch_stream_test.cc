@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "client/calls.h"
@@ -16,7 +18,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "gtest/gtest.h"
-#include "server/frontend/fetch_stream.h"
+#include "server/frontend/frontend.h"
 #include "tests/support/test_servers.h"
 
 namespace deadline::testing {
@@ -473,6 +475,92 @@ TEST_P(FetchStreamTest, WithoutPropagationTheCapStillEndsTheBackendStream) {
   ASSERT_TRUE(hop.has_value());
   EXPECT_EQ(hop->code(), "CANCELLED");
   EXPECT_LT(hop->steps_done(), 40);
+}
+
+// FetchStream shares its call core with Fetch (server/frontend/
+// frontend_call.h): what Fetch says of its ending, FetchStream says too.
+// These once drifted apart, each copy written its own way.
+
+// A frontend's record of each call that ended there.
+struct EndedCalls {
+  absl::Mutex mu;
+  std::vector<deadline::v1::BudgetTrace> traces ABSL_GUARDED_BY(mu);
+
+  FrontendOptions Options() {
+    FrontendOptions options;
+    options.on_call_end = [this](const deadline::v1::BudgetTrace& trace) {
+      absl::MutexLock lock(&mu);
+      traces.push_back(trace);
+    };
+    return options;
+  }
+  // The one trace, once there is one.
+  absl::optional<deadline::v1::BudgetTrace> One() {
+    absl::MutexLock lock(&mu);
+    if (!mu.AwaitWithTimeout(
+            absl::Condition(
+                +[](std::vector<deadline::v1::BudgetTrace>* t) {
+                  return !t->empty();
+                },
+                &traces),
+            absl::Seconds(5))) {
+      return absl::nullopt;
+    }
+    return traces.front();
+  }
+};
+
+TEST_P(FetchStreamTest, AShutdownSaysTheServerCancelledTheStream) {
+  TestBackend backend(GetParam());
+  EndedCalls ended;
+  auto frontend =
+      std::make_unique<TestFrontend>(backend.address(), ended.Options());
+  FetchStreamCall call(frontend->stub(),
+                       FetchOf(Work(100, absl::Milliseconds(100))),
+                       absl::Now() + absl::Seconds(20));
+  ASSERT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 1; }));
+  frontend->Stop(absl::Milliseconds(50));
+  EXPECT_FALSE(call.Read(0, [](const WorkProgress&) {}).status.ok());
+  const absl::optional<deadline::v1::BudgetTrace> trace = ended.One();
+  ASSERT_TRUE(trace.has_value());
+  ASSERT_EQ(trace->hops_size(), 2);
+  EXPECT_EQ(trace->hops(0).stop(), "the server shut down");
+  EXPECT_EQ(trace->hops(1).stop(), "cancelled here: the server shut down");
+}
+
+TEST_P(FetchStreamTest, ABackendStreamCancelledHereSaysWhy) {
+  TestBackend backend(GetParam());
+  EndedCalls ended;
+  TestFrontend frontend(backend.address(), ended.Options());
+  const CancelledStream run = FetchStreamCancelledAfter(
+      frontend.stub(), backend, Work(100, absl::Milliseconds(10)),
+      absl::Milliseconds(50));
+  EXPECT_EQ(run.outcome.status.error_code(), grpc::StatusCode::CANCELLED);
+  const absl::optional<deadline::v1::BudgetTrace> trace = ended.One();
+  ASSERT_TRUE(trace.has_value());
+  ASSERT_EQ(trace->hops_size(), 2);
+  EXPECT_EQ(trace->hops(0).stop(), "the caller went away");
+  // Whether the backend's own account arrived or this side's stands in,
+  // the backend stream's end is a cancel, never "no answer".
+  EXPECT_EQ(trace->hops(1).code(), "CANCELLED");
+  EXPECT_THAT(trace->hops(1).stop(), ::testing::Not(HasSubstr("no answer")));
+}
+
+TEST(FetchStreamReplicaTest, AnUnreachableReplicaSetIsNamedAsGiven) {
+  std::vector<std::string> gone;
+  for (int i = 0; i < 2; ++i) {
+    TestBackend backend;  // Reserve a port, then free it.
+    gone.push_back(backend.address());
+  }
+  const std::string replicas = absl::StrJoin(gone, "+");
+  TestFrontend frontend(replicas);
+  const StreamRun run = FetchStream(
+      frontend.stub(), Work(1, absl::Milliseconds(1)), absl::Seconds(10));
+  EXPECT_EQ(run.outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  // No replica answered: the hop is named by the entry, not gRPC's list.
+  ASSERT_TRUE(run.outcome.trace.has_value());
+  ASSERT_EQ(run.outcome.trace->hops_size(), 2);
+  EXPECT_EQ(run.outcome.trace->hops(1).address(), replicas);
 }
 
 TEST(MaxStreamDurationTest, ZeroAndInfinityAreOffAndTinyCapsAreRefused) {

@@ -1,22 +1,14 @@
 #include "server/backend/backend_call.h"
 
 #include <algorithm>
-#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/time_util.h"
+#include "server/backend/fail_rate.h"
+#include "server/backend/ignore_cancel.h"
 
 namespace deadline {
-namespace {
-
-// A uniform draw in [0, 1), one generator per thread.
-double Draw() {
-  thread_local std::mt19937_64 engine(std::random_device{}());
-  return std::uniform_real_distribution<double>(0, 1)(engine);
-}
-
-}  // namespace
 
 absl::Status ValidateBackendOptions(const BackendOptions& options) {
   if (absl::Status budget = ValidateBudgetOptions(options.budget);
@@ -47,7 +39,16 @@ BackendCore::BackendCore(const BackendOptions& options, Clock& clock)
   sink_.log = options.log;
   sink_.on_call_end = options.on_call_end;
   sink_.observer = options.observer;
+  // The flags that change the pattern each wrap it in a piece of their own.
+  const auto wrap = [this](std::unique_ptr<BackendBehavior> wrapper) {
+    behavior_ = wrapper.get();
+    wrappers_.push_back(std::move(wrapper));
+  };
+  if (options.fail_rate > 0) wrap(FailSome(options.fail_rate, *behavior_));
+  if (options.ignore_cancel) wrap(IgnoreCancel(*behavior_, clock));
 }
+
+BackendCore::~BackendCore() = default;
 
 absl::Status BackendCore::Store(const deadline::v1::AuditRecord& record) {
   constexpr size_t kMaxId = 128, kMaxName = 32;
@@ -84,19 +85,18 @@ BackendCall::BackendCall(BackendCore& core, CallArrival arrival,
     return;
   }
   record_.SetStepsRequested(request.steps());
-  if (core.options_.fail_rate > 0 && Draw() < core.options_.fail_rate) {
-    Finish({absl::UnavailableError(absl::StrCat(
-                "backend: refused on purpose, before any work (--fail_rate=",
-                core.options_.fail_rate, ", a test aid)")),
-            Outcome::kFailed, "refused on purpose (--fail_rate)"});
-    return;
-  }
   const absl::StatusOr<WorkSpec> spec =
       ParseWorkRequest(request, core.options_.limits);
   if (!spec.ok()) {
     Finish({absl::InvalidArgumentError(
                 absl::StrCat("backend: ", spec.status().message())),
             Outcome::kInvalid, "invalid request"});
+    return;
+  }
+  if (const absl::Status admitted = core.behavior().Admit(); !admitted.ok()) {
+    Finish({absl::Status(admitted.code(),
+                         absl::StrCat("backend: ", admitted.message())),
+            Outcome::kFailed, std::string(admitted.message())});
     return;
   }
   spec_ = *spec;
@@ -109,58 +109,65 @@ BackendCall::BackendCall(BackendCore& core, CallArrival arrival,
             Outcome::kRejected, absl::StrCat("fail fast: ", why)});
     return;
   }
-  // The anti-pattern runs to the end, whatever the deadline says.
-  stop_at_ = core.options_.ignore_cancel ? absl::InfiniteFuture()
-                                         : budget.forward_deadline;
+  stop_at_ = core.behavior().StopAt(budget.forward_deadline);
 }
 
-const absl::Status& BackendCall::End(const WorkResult& result, bool shed) {
-  steps_done_ = result.steps_done;
-  HopEnding ending;
-  ending.steps_done = result.steps_done;
-  ending.stop_latency = result.stop_latency;
-  ending.shed = shed;
-  StopReason reason = result.reason;
-  // gRPC also cancels a call when its deadline passes. On a busy machine
-  // that can reach the work before this side's own stop time does: it is
-  // the deadline, not the caller leaving. (A millisecond of tolerance:
-  // gRPC's timer and this clock may disagree by a fraction of one.)
-  if (reason == StopReason::kCancelled &&
-      result.finished >= deadline_ - absl::Milliseconds(1)) {
-    reason = StopReason::kDeadline;
-    ending.stop_latency =
-        std::max(result.finished - stop_at_, absl::ZeroDuration());
+WorkStop WorkStop::Of(const WorkResult& result) {
+  WorkStop stop;
+  stop.steps_done = result.steps_done;
+  stop.at = result.finished;
+  if (result.reason == StopReason::kCancelled ||
+      result.reason == StopReason::kAborted) {
+    stop.cancel_heard_at = result.finished;
+    stop.alive_at = result.finished - result.stop_latency;
   }
-  if (reason == StopReason::kCompleted) {
+  return stop;
+}
+
+const absl::Status& BackendCall::End(const WorkStop& stop) {
+  if (!admitted()) return status_;
+  steps_done_ = stop.steps_done;
+  HopEnding ending;
+  ending.steps_done = stop.steps_done;
+  ending.shed = stop.shed;
+  const bool heard = stop.cancel_heard_at != absl::InfiniteFuture();
+  if (stop.steps_done >= spec_.steps) {
     ending.status = absl::OkStatus();
     ending.outcome = Outcome::kOk;
     ending.stop = "done";
-    if (ignored_cancel_at_ != absl::InfiniteFuture()) {
-      ending.stop = "done, for a caller that had cancelled (--ignore_cancel)";
-      ending.noticed_cancel_at = ignored_cancel_at_;
+    if (heard && !AtOrPast(deadline_, stop.cancel_heard_at)) {
+      ending.stop = "done, for a caller that had cancelled";
+      ending.noticed_cancel_at = stop.cancel_heard_at;
     }
     return Finish(std::move(ending));
   }
-  const absl::string_view waiting = shed ? " while waiting for a worker" : "";
-  if (reason == StopReason::kDeadline) {
-    ending.outcome = Outcome::kDeadlineExceeded;
-    ending.stop = absl::StrCat("at its deadline", waiting);
-  } else {
-    // Cancelled, or a stream whose write failed: the call is over.
-    const bool shutdown =
-        absl::ToUnixNanos(result.finished) >= core_.shutdown_cancels_at_.load();
+  const absl::string_view waiting =
+      stop.shed ? " while waiting for a worker" : "";
+  const bool cancelled = heard && !AtOrPast(deadline_, stop.cancel_heard_at);
+  if (cancelled) {
+    const bool shutdown = absl::ToUnixNanos(stop.cancel_heard_at) >=
+                          core_.shutdown_cancels_at_.load();
     ending.outcome = Outcome::kCancelled;
     ending.stop = absl::StrCat(
         shutdown ? "the server shut down" : "the caller cancelled", waiting);
-    ending.noticed_cancel_at = result.finished;
+    ending.noticed_cancel_at = stop.cancel_heard_at;
+    ending.stop_latency = stop.at - (stop.alive_at != absl::InfinitePast()
+                                         ? stop.alive_at
+                                         : stop.cancel_heard_at);
+  } else {
+    // The stop time came first; or gRPC cancelled the call at its deadline,
+    // which on a busy machine can reach the work before this side's own
+    // stop time does.
+    ending.outcome = Outcome::kDeadlineExceeded;
+    ending.stop = absl::StrCat("at its deadline", waiting);
+    ending.stop_latency = stop.at - stop_at_;
   }
-  ending.status = absl::Status(
-      ending.outcome == Outcome::kDeadlineExceeded
-          ? absl::StatusCode::kDeadlineExceeded
-          : absl::StatusCode::kCancelled,
-      absl::StrCat("backend: ", BudgetWords(), ", stopped after ",
-                   result.steps_done, "/", spec_.steps, " steps",
-                   reason == StopReason::kDeadline ? " " : ": ", ending.stop));
+  ending.status =
+      absl::Status(cancelled ? absl::StatusCode::kCancelled
+                             : absl::StatusCode::kDeadlineExceeded,
+                   absl::StrCat("backend: ", BudgetWords(), ", stopped after ",
+                                stop.steps_done, "/", spec_.steps, " steps",
+                                cancelled ? ": " : " ", ending.stop));
   return Finish(std::move(ending));
 }
 

@@ -3,18 +3,22 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "proto/deadline.pb.h"
+#include "server/backend/behavior.h"
 #include "server/deadline/budget.h"
-#include "server/observability/hop_record.h"
 #include "server/deadline/work_loop.h"
+#include "server/observability/hop_record.h"
 #include "server/serving/work_request.h"
 
 namespace deadline {
@@ -36,15 +40,11 @@ struct BackendOptions {
   // Every step takes this many times its requested length: a way to run one
   // slow backend among fast ones (the dashboard story). At least 1.
   double slowdown = 1.0;
-  // A TEST AID: this fraction of calls is answered UNAVAILABLE at once,
-  // before any work, as a backend that refuses would (gRPC's retries resend
-  // exactly such calls). 0 to 1.
+  // A TEST AID (fail_rate.h): this share of calls, 0 to 1, is answered
+  // UNAVAILABLE at once, before any work.
   double fail_rate = 0;
-  // AN ANTI-PATTERN, for teaching and benchmarks: the work never checks its
-  // caller or its deadline, so every admitted call runs all its steps. The
-  // cancellation still arrives; the record notes when, so the wasted work
-  // shows in the trace and the metrics. Propagation then saves nothing:
-  // checking is the half that does the work.
+  // AN ANTI-PATTERN (ignore_cancel.h): the work never checks its caller or
+  // its deadline.
   bool ignore_cancel = false;
   // Threads for CPU-bound work (the callback service): default, the cores.
   int workers =
@@ -79,15 +79,19 @@ struct CallArrival {
 };
 
 // What both backend services (callback and sync) share, free of gRPC: the
-// options, the budget policy, the counters and the log. Each call begins
-// here and ends in its BackendCall. Thread-safe; `clock` must outlive it.
+// options, the budget policy, the behaviour the flags ask for, the counters
+// and the log. Each call begins here and ends in its BackendCall.
+// Thread-safe; `clock` must outlive it.
 class BackendCore {
  public:
   BackendCore(const BackendOptions& options, Clock& clock);
+  ~BackendCore();
 
   const BackendOptions& options() const { return options_; }
   Clock& clock() { return clock_; }
   const CallStats& stats() const { return sink_.stats; }
+  // The pattern, or what --fail_rate and --ignore_cancel make of it.
+  const BackendBehavior& behavior() const { return *behavior_; }
 
   // Backend.Record: stores (here, counts) an audit record. INVALID_ARGUMENT
   // naming the field and its limit for a record out of bounds.
@@ -107,10 +111,36 @@ class BackendCore {
   const BackendOptions options_;
   Clock& clock_;
   const BudgetPolicy policy_;
+  // The wrappers the flags ask for, innermost first; behavior_ the last.
+  std::vector<std::unique_ptr<BackendBehavior>> wrappers_;
+  const BackendBehavior* behavior_ = &BackendBehavior::Pattern();
   HopSink sink_;
   std::atomic<int64_t> records_{0};
   std::atomic<int64_t> shutdown_cancels_at_{
       std::numeric_limits<int64_t>::max()};
+};
+
+// How a call's work stopped, as the adapter that ran it saw it: the facts,
+// from which BackendCall::End() alone decides why.
+struct WorkStop {
+  // Steps finished (a stream: messages the transport took).
+  int steps_done = 0;
+  // When the work stopped.
+  absl::Time at;
+  // When this side first heard that the caller had gone: gRPC's
+  // cancellation (OnCancel, a watcher, IsCancelled() in the loop) or a
+  // stream write that failed. InfiniteFuture(): never.
+  absl::Time cancel_heard_at = absl::InfiniteFuture();
+  // The last moment the caller was known to be still waiting, when the
+  // adapter knows better than `cancel_heard_at` (a loop's previous check, a
+  // watcher's last "no"): the stop latency of a cancel counts from it.
+  absl::Time alive_at = absl::InfinitePast();
+  // The call left the queue without any work done.
+  bool shed = false;
+
+  // The facts of RunWork's result; `aborted` (a stream write failed) means
+  // the call was over when the work heard of it.
+  static WorkStop Of(const WorkResult& result);
 };
 
 // One call to the backend, free of gRPC: what it asks for and may spend,
@@ -128,28 +158,29 @@ class BackendCall {
               const deadline::v1::WorkRequest& request,
               const absl::Status& received = absl::OkStatus());
 
-  // True when the work should run. Otherwise the call has ended already, a
-  // bad request or too little budget left: answer with status().
+  // True when the work should run. Otherwise the call has ended already (a
+  // bad request, too little budget left, refused): answer with status().
   bool admitted() const { return !record_.ended(); }
 
   // The work, with the backend's slowdown applied.
   const WorkSpec& spec() const { return spec_; }
   // When the work must stop: the deadline (or the default, clamped) less
-  // the reserve.
+  // the reserve and the arrival slack.
   absl::Time stop_at() const { return stop_at_; }
-  // The caller's deadline as it arrived; InfiniteFuture() for none.
-  absl::Time deadline() const { return deadline_; }
+  // What the work asks about its caller: `caller`, unless a flag says
+  // otherwise (see BackendBehavior).
+  Caller& Heard(Caller& caller) const { return core_.behavior().Heard(caller); }
 
-  // Ends the call with how its work ended. `shed`: it never left the
-  // queue, so no step was done. Returns the status to answer with:
-  // OK, DEADLINE_EXCEEDED or CANCELLED, with a message naming this hop,
-  // its budget and the steps done.
-  const absl::Status& End(const WorkResult& result, bool shed = false);
-  // With --ignore_cancel: the caller cancelled at `at`, and the work went
-  // on. The first note counts; End() records it.
-  void NoteIgnoredCancel(absl::Time at) {
-    if (ignored_cancel_at_ == absl::InfiniteFuture()) ignored_cancel_at_ = at;
-  }
+  // Ends the call, deciding from `stop` why its work stopped (the one place
+  // that does): every step done is OK; a cancellation heard before the
+  // deadline (not at it, within kClockTolerance: gRPC cancels a call at its
+  // deadline too) is CANCELLED, "the server shut down" once the shutdown's
+  // cancel time has come, else "the caller cancelled"; anything else is
+  // DEADLINE_EXCEEDED, the stop time having come.
+  // The message names this hop, its budget and the steps done. A call that
+  // completed after its caller had gone says so. Only the first End() (or
+  // Refuse()) counts; it returns the status to answer with.
+  const absl::Status& End(const WorkStop& stop);
   // Ends the call refused for overload: RESOURCE_EXHAUSTED with `why`.
   const absl::Status& Refuse(const absl::Status& why);
 
@@ -175,7 +206,6 @@ class BackendCall {
   absl::Time deadline_;
   absl::Time stop_at_ = absl::InfiniteFuture();
   int steps_done_ = 0;
-  absl::Time ignored_cancel_at_ = absl::InfiniteFuture();
   absl::Status status_;
 };
 

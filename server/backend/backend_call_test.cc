@@ -29,8 +29,11 @@ class BackendCallTest : public ::testing::Test {
     ToProtoDuration(step, request.mutable_step_duration());
     return request;
   }
-  WorkResult Result(StopReason reason, int steps, absl::Duration latency) {
-    return WorkResult{steps, reason, clock_.Now(), latency};
+  // How work that stopped now for `reason` after `steps` steps looks to
+  // the call.
+  WorkStop Stopped(StopReason reason, int steps) {
+    return WorkStop::Of(
+        WorkResult{steps, reason, clock_.Now(), absl::ZeroDuration()});
   }
 
   FakeClock clock_;
@@ -109,24 +112,24 @@ TEST_F(BackendCallTest, TooLittleBudgetFailsFastWithoutWork) {
 TEST_F(BackendCallTest, EachEndingHasItsCodeAndSaysWhy) {
   struct Case {
     StopReason reason;
+    int steps;
     absl::StatusCode code;
     const char* stop;
   };
   for (const Case& c :
-       {Case{StopReason::kCompleted, absl::StatusCode::kOk, "done"},
-        Case{StopReason::kDeadline, absl::StatusCode::kDeadlineExceeded,
+       {Case{StopReason::kCompleted, 10, absl::StatusCode::kOk, "done"},
+        Case{StopReason::kDeadline, 4, absl::StatusCode::kDeadlineExceeded,
              "at its deadline"},
-        Case{StopReason::kCancelled, absl::StatusCode::kCancelled,
+        Case{StopReason::kCancelled, 4, absl::StatusCode::kCancelled,
              "the caller cancelled"},
-        Case{StopReason::kAborted, absl::StatusCode::kCancelled,
+        Case{StopReason::kAborted, 4, absl::StatusCode::kCancelled,
              "the caller cancelled"}}) {
     BackendCall call(core(), {"Work", "id", now_ + Milliseconds(100)},
                      Work(10, Milliseconds(10)));
-    const absl::Status& status =
-        call.End(Result(c.reason, 4, absl::ZeroDuration()));
+    const absl::Status& status = call.End(Stopped(c.reason, c.steps));
     EXPECT_EQ(status.code(), c.code);
     EXPECT_EQ(call.trace().hops(0).stop(), c.stop);
-    EXPECT_EQ(call.trace().hops(0).steps_done(), 4);
+    EXPECT_EQ(call.trace().hops(0).steps_done(), c.steps);
     if (c.code != absl::StatusCode::kOk) {
       EXPECT_THAT(
           status.message(),
@@ -138,14 +141,56 @@ TEST_F(BackendCallTest, EachEndingHasItsCodeAndSaysWhy) {
   EXPECT_EQ(stats.ok, 1);
   EXPECT_EQ(stats.deadline_exceeded, 1);
   EXPECT_EQ(stats.cancelled, 2);
-  EXPECT_EQ(stats.steps_done, 16);
+  EXPECT_EQ(stats.steps_done, 22);
+}
+
+// Why a call stopped is decided from when things happened, not from which
+// path noticed them first.
+TEST_F(BackendCallTest, TheReasonFollowsFromTheFactsWhoeverSeesThem) {
+  const auto arrive = [&] {
+    return std::make_unique<BackendCall>(
+        core(), CallArrival{"Work", "id", now_ + Milliseconds(100)},
+        Work(10, Milliseconds(10)));
+  };
+  // A cancel heard at 40 ms, acted on at 41 ms by a loop that last saw
+  // its caller waiting at 40.5 ms.
+  auto cancelled = arrive();
+  WorkStop stop;
+  stop.steps_done = 4;
+  stop.at = now_ + Milliseconds(41);
+  stop.cancel_heard_at = now_ + Milliseconds(40);
+  stop.alive_at = now_ + absl::Microseconds(40'500);
+  EXPECT_EQ(cancelled->End(stop).code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(FromProtoTime(cancelled->trace().hops(0).noticed_cancel_at()),
+            now_ + Milliseconds(40));
+  // Work that ran all its steps is done, and says if its caller had gone
+  // (before its deadline: gRPC's own cancel at the deadline is no news).
+  auto done_for_nobody = arrive();
+  stop.steps_done = 10;
+  EXPECT_TRUE(done_for_nobody->End(stop).ok());
+  EXPECT_EQ(done_for_nobody->trace().hops(0).stop(),
+            "done, for a caller that had cancelled");
+  auto done_at_deadline = arrive();
+  stop.cancel_heard_at = now_ + Milliseconds(100);
+  EXPECT_EQ(done_at_deadline->End(stop).ok(), true);
+  EXPECT_EQ(done_at_deadline->trace().hops(0).stop(), "done");
+  // Nothing heard, steps left: the stop time came.
+  auto expired = arrive();
+  WorkStop late;
+  late.steps_done = 9;
+  late.at = now_ + Milliseconds(96);
+  EXPECT_EQ(expired->End(late).code(), absl::StatusCode::kDeadlineExceeded);
+  // The stop latencies: 0.5 ms after the caller was last seen waiting, and
+  // 1 ms after the stop time (100 - 3 slack - 2 reserve).
+  EXPECT_EQ(core().stats().Snapshot().max_stop_latency, Milliseconds(1));
 }
 
 TEST_F(BackendCallTest, ACallShedFromTheQueueSaysSo) {
   BackendCall call(core(), {"Work", "id", now_ + Milliseconds(100)},
                    Work(10, Milliseconds(10)));
-  const absl::Status& status = call.End(
-      Result(StopReason::kDeadline, 0, absl::ZeroDuration()), /*shed=*/true);
+  WorkStop stop = Stopped(StopReason::kDeadline, 0);
+  stop.shed = true;
+  const absl::Status& status = call.End(stop);
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(status.message(), HasSubstr("while waiting for a worker"));
   EXPECT_EQ(core().stats().Snapshot().shed, 1);
@@ -161,13 +206,11 @@ TEST_F(BackendCallTest, ACancelAtTheDeadlineIsTheDeadlines) {
   BackendCall late(core(), {"Work", "id", now_ + Milliseconds(100)},
                    Work(10, Milliseconds(10)));
   clock_.Advance(Milliseconds(98));  // Past the stop time, before the deadline.
-  EXPECT_EQ(
-      early.End(Result(StopReason::kCancelled, 9, absl::ZeroDuration())).code(),
-      absl::StatusCode::kCancelled);
+  EXPECT_EQ(early.End(Stopped(StopReason::kCancelled, 9)).code(),
+            absl::StatusCode::kCancelled);
 
   clock_.Advance(Milliseconds(2));  // At the deadline.
-  const absl::Status& status =
-      late.End(Result(StopReason::kCancelled, 9, absl::ZeroDuration()));
+  const absl::Status& status = late.End(Stopped(StopReason::kCancelled, 9));
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(late.trace().hops(0).stop(), "at its deadline");
   // Later than the stop time (100 - 3 slack - 2 reserve) by 5 ms.
@@ -180,15 +223,12 @@ TEST_F(BackendCallTest, CancelledByAShutdownSaysTheServerDidIt) {
   BackendCall during_grace(core(), {"Work", "id", absl::InfiniteFuture()},
                            Work(10, Milliseconds(10)));
   clock_.Advance(Milliseconds(20));
-  EXPECT_THAT(
-      during_grace.End(Result(StopReason::kCancelled, 2, absl::ZeroDuration()))
-          .message(),
-      HasSubstr("the caller cancelled"));
+  EXPECT_THAT(during_grace.End(Stopped(StopReason::kCancelled, 2)).message(),
+              HasSubstr("the caller cancelled"));
   BackendCall call(core(), {"Work", "id", absl::InfiniteFuture()},
                    Work(10, Milliseconds(10)));
   clock_.Advance(Milliseconds(30));
-  const absl::Status& status =
-      call.End(Result(StopReason::kCancelled, 2, absl::ZeroDuration()));
+  const absl::Status& status = call.End(Stopped(StopReason::kCancelled, 2));
   EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
   EXPECT_THAT(status.message(), HasSubstr("the server shut down"));
   EXPECT_EQ(call.trace().hops(0).stop(), "the server shut down");
@@ -208,7 +248,7 @@ TEST_F(BackendCallTest, RepliesCarryTheStepsAndTheBudget) {
   BackendCall call(core(), {"Work", "id", now_ + Milliseconds(100)},
                    Work(10, Milliseconds(1)));
   clock_.Advance(Milliseconds(10));
-  call.End(Result(StopReason::kCompleted, 10, absl::ZeroDuration()));
+  call.End(Stopped(StopReason::kCompleted, 10));
   deadline::v1::WorkReply reply;
   call.FillReply(reply);
   EXPECT_EQ(reply.steps_done(), 10);

@@ -25,17 +25,21 @@ using deadline::v1::WorkRequest;
 // A reactor lives until gRPC is done with it (OnDone) and every timer or
 // task that may still touch it has run or been cancelled: each of these
 // holds it (Hold/Release) and the last release deletes it. Its state moves
-// once, under `mu_`, from waiting (on a timer, or in the queue) or running
-// to done, so exactly one path ends the call.
+// under `mu_` from waiting (on a timer, or in the queue), running or writing
+// to done. Whichever path holds the call (the timer or task it took back,
+// the worker running it, the write that completed) moves it to done and
+// calls Conclude(), the one way out: BackendCall::End() decides why the
+// work stopped from what Conclude() hands it.
 template <typename GrpcReactor>
 class BackendService::Reactor : public GrpcReactor, public Caller {
  public:
   void OnDone() final { Release(); }
 
-  // Caller, for the work loop on a worker thread: the context itself
-  // (never cancelled, for the --ignore_cancel anti-pattern).
+  // Caller: the call's own view of its caller, which the work asks through
+  // call_.Heard(). Cheap in the callback API: an atomic load and an
+  // uncontended mutex.
   bool IsCancelled() final {
-    return !ignore_cancel() && context_.IsCancelled();
+    return caller_gone_.HasBeenNotified() || context_.IsCancelled();
   }
   void WaitUntil(absl::Time until) final {
     clock().SleepUntil(until, caller_gone_);
@@ -65,34 +69,35 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
   }
 
   Clock& clock() { return service_.core_.clock(); }
-  bool ignore_cancel() const { return service_.core_.options().ignore_cancel; }
   const WorkSpec& spec() const { return call_.spec(); }
+  // What the work asks about its caller.
+  Caller& heard() { return call_.Heard(*this); }
 
   // Starts the admitted work, or answers at once. Called last by the
   // subclass's constructor: from here on, timers and workers may run.
   void Start() {
-    if (!call_.admitted()) return Answer(call_.status());
     start_ = clock().Now();
-    if (spec().steps == 0) return End(Completed(start_));
-    went_async_ = true;
+    if (!call_.admitted() || spec().steps == 0) {
+      steps_done_ = spec().steps;
+      return Conclude(StopNow(start_));
+    }
     absl::ReleasableMutexLock lock(&mu_);
     if (spec().spin) {
       // The queue is bounded: refuse at once rather than answer late.
-      const absl::Status queued = Enqueue(/*resume=*/false);
-      if (!queued.ok()) {
-        state_ = State::kDone;
+      if (const absl::Status queued = Enqueue(/*resume=*/false); !queued.ok()) {
         lock.Release();
-        return Answer(call_.Refuse(queued));
+        call_.Refuse(queued);
+        return Conclude(StopNow(start_));
       }
       // Work still waiting for a worker at its stop time leaves the queue.
-      ArmTimer(call_.stop_at(), [this] { ShedAtDeadline(); });
+      ArmTimer(call_.stop_at(), [this] { ShedAtStopTime(); });
     } else {
       Sleep();
     }
   }
 
   // Sleep-like work waits on a timer: for the next step's end (a stream
-  // writes every step) or the end of the work, or the deadline.
+  // writes every step) or the end of the work, or the stop time.
   void Sleep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     state_ = State::kSleeping;
     ArmTimer(std::min(NextWake(), call_.stop_at()), [this] { WakeUp(); });
@@ -105,65 +110,67 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
   virtual void Run() = 0;
 
   // OnCancel: the caller has gone (or the deadline passed, or the server is
-  // shutting down). A sleeping or queued call ends now; running work sees
-  // IsCancelled() at its next check; a pending write fails.
+  // shutting down). If the work heeds it, a sleeping or queued call ends
+  // now; running work sees IsCancelled() at its next check; a pending write
+  // fails.
   void OnCancel() final {
     const absl::Time now = clock().Now();
     absl::ReleasableMutexLock lock(&mu_);
-    cancelled_at_ = now;
-    if (ignore_cancel()) return;  // The anti-pattern: heard, never heeded.
+    cancel_heard_at_ = std::min(cancel_heard_at_, now);
     caller_gone_.Notify();
-    if (state_ == State::kSleeping && DisarmTimer()) {
+    if (!heard().IsCancelled()) return;
+    WorkStop stop = StopNow(now);
+    stop.shed = state_ == State::kQueued && steps_done_ == 0;
+    if ((state_ == State::kSleeping && DisarmTimer()) ||
+        (state_ == State::kQueued && Dequeue())) {
       state_ = State::kDone;
       lock.Release();
-      return End(Stopped(StopReason::kCancelled, now, absl::ZeroDuration()));
-    }
-    if (state_ == State::kQueued && Dequeue()) {
-      state_ = State::kDone;
-      lock.Release();
-      return End(Stopped(StopReason::kCancelled, now, absl::ZeroDuration()),
-                 /*shed=*/steps_done_ == 0);
+      return Conclude(stop);
     }
     // Otherwise whoever holds the call now ends it.
   }
 
-  // Whether OnCancel has come, or the context says so already.
-  bool CallerGone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return caller_gone_.HasBeenNotified() || IsCancelled();
+  // The facts at `now`, for a path that stops the work then: the caller
+  // has gone if the work hears so.
+  WorkStop StopNow(absl::Time now) {
+    WorkStop stop;
+    stop.at = now;
+    if (heard().IsCancelled()) stop.cancel_heard_at = now;
+    return stop;
   }
-  // Whether the call was cancelled before its stop time: by its caller or
-  // by a shutdown, not by the deadline.
-  bool CancelledBeforeStopTime() {
-    absl::MutexLock lock(&mu_);
-    return cancelled_at_ < call_.stop_at();
+  // Whether work that is due to go on at `now` should stop instead.
+  bool ShouldStop(absl::Time now) {
+    return now >= call_.stop_at() || heard().IsCancelled();
   }
 
-  // On a worker, before any work: a call whose caller left, or whose time
-  // ran out, while it waited in the queue is dropped, not run. Returns
+  // On a worker, before any work: a call whose caller left, or whose stop
+  // time passed, while it waited in the queue is dropped, not run. Returns
   // whether it was.
-  bool DropIfStale() {
+  bool Dropped() {
     const absl::Time now = clock().Now();
-    const bool shed = steps_done_ == 0;
-    if (IsCancelled()) {
-      End(Stopped(StopReason::kCancelled, now, absl::ZeroDuration()), shed);
-      return true;
-    }
-    if (now >= call_.stop_at()) {
-      End(Stopped(StopReason::kDeadline, now, now - call_.stop_at()), shed);
-      return true;
-    }
-    return false;
+    if (!ShouldStop(now)) return false;
+    WorkStop stop = StopNow(now);
+    stop.shed = steps_done_ == 0;
+    Conclude(stop);
+    return true;
+  }
+  // Runs `work` on this worker until it is done, the stop time passes or
+  // the caller goes, asking the caller as the work hears it.
+  WorkResult RunOnWorker(const WorkSpec& work) {
+    return RunWork(work, call_.stop_at(), heard(), clock(),
+                   service_.core_.options().check_interval);
   }
 
   // The stop-time timer of a queued call fired.
-  void ShedAtDeadline() {
+  void ShedAtStopTime() {
     const absl::Time now = clock().Now();
     absl::ReleasableMutexLock lock(&mu_);
     if (state_ != State::kQueued || !Dequeue()) return;
     state_ = State::kDone;
     lock.Release();
-    End(Stopped(StopReason::kDeadline, now, now - call_.stop_at()),
-        /*shed=*/steps_done_ == 0);
+    WorkStop stop = StopNow(now);
+    stop.shed = steps_done_ == 0;
+    Conclude(stop);
   }
 
   // Queues Run() for a worker. `resume`: work already admitted goes on
@@ -197,40 +204,24 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
     return absl::OkStatus();
   }
 
-  // The result of work that stopped at `now` after `steps_done_` steps.
-  WorkResult Stopped(StopReason reason, absl::Time now,
-                     absl::Duration stop_latency) const {
-    WorkResult result;
-    result.steps_done = steps_done_;
-    result.reason = reason;
-    result.finished = now;
-    result.stop_latency = std::max(stop_latency, absl::ZeroDuration());
-    return result;
-  }
-  WorkResult Completed(absl::Time now) const {
-    WorkResult result =
-        Stopped(StopReason::kCompleted, now, absl::ZeroDuration());
-    result.steps_done = spec().steps;
-    return result;
-  }
-
-  // Ends the call: counts and traces it, and answers. Exactly once, from
-  // whichever path moved the state to done (or before any work).
-  void End(const WorkResult& result, bool shed = false) {
-    if (went_async_) {
+  // The one way out, for whichever path holds the call: ends it with what
+  // that path saw (`seen`), what OnCancel heard and the steps done, then
+  // counts, traces and answers it.
+  void Conclude(WorkStop seen) {
+    {
       absl::MutexLock lock(&mu_);
       state_ = State::kDone;
       DisarmTimer();
-      if (ignore_cancel() && cancelled_at_ != absl::InfiniteFuture()) {
-        call_.NoteIgnoredCancel(cancelled_at_);
-      }
+      seen.steps_done = steps_done_;
+      seen.cancel_heard_at = std::min(seen.cancel_heard_at, cancel_heard_at_);
     }
-    const absl::Status& status = call_.End(result, shed);
+    const absl::Status& status = call_.End(seen);
     Finished(call_);
-    Answer(status);
+    AttachTrace(context_, call_.trace(), status);
+    this->Finish(ToGrpcStatus(status));
   }
   // Lets a unary call fill its reply before the answer goes.
-  virtual void Finished(const BackendCall& call) {}
+  virtual void Finished(const BackendCall&) {}
 
   BackendService& service_;
   grpc::CallbackServerContext& context_;
@@ -241,17 +232,8 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
   State state_ ABSL_GUARDED_BY(mu_) = State::kRunning;
   // Steps finished (a stream: steps written).
   int steps_done_ = 0;
-  // Whether the work was handed to a timer or a worker; set before any
-  // other thread can see the call. Calls answered at once take no lock.
-  bool went_async_ = false;
 
  private:
-  // The trace goes back in trailing metadata, whatever the outcome.
-  void Answer(const absl::Status& status) {
-    AttachTrace(context_, call_.trace(), status);
-    this->Finish(ToGrpcStatus(status));
-  }
-
   void Hold() { holds_.fetch_add(1, std::memory_order_relaxed); }
   void Release() {
     if (holds_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
@@ -284,14 +266,14 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
   // gRPC's hold, released by OnDone().
   std::atomic<int> holds_{1};
   absl::Notification caller_gone_;
-  absl::Time cancelled_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  absl::Time cancel_heard_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   TimerId timer_ ABSL_GUARDED_BY(mu_);
   bool timer_armed_ ABSL_GUARDED_BY(mu_) = false;
   WorkerPool::TaskId task_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Backend.Work: sleep-like work is one timer, to the end of the work or
-// the deadline; CPU-bound work is one turn on a worker.
+// the stop time; CPU-bound work is one turn on a worker.
 class BackendService::WorkReactor final
     : public Reactor<grpc::ServerUnaryReactor> {
  public:
@@ -314,17 +296,15 @@ class BackendService::WorkReactor final
       state_ = State::kDone;
     }
     steps_done_ = StepsDoneBy(spec(), start_, now);
-    if (steps_done_ == spec().steps) return End(Completed(now));
-    End(Stopped(StopReason::kDeadline, now, now - call_.stop_at()));
+    Conclude(StopNow(now));
   }
 
   void Run() override {
-    if (DropIfStale()) return;
-    // The loop checks IsCancelled() and the deadline as it goes.
-    const WorkResult result = RunWork(spec(), call_.stop_at(), *this, clock(),
-                                      service_.core_.options().check_interval);
+    if (Dropped()) return;
+    // The loop checks its caller and the stop time as it goes.
+    const WorkResult result = RunOnWorker(spec());
     steps_done_ = result.steps_done;
-    End(result);
+    Conclude(WorkStop::Of(result));
   }
 
   void Finished(const BackendCall& call) override {
@@ -358,26 +338,21 @@ class BackendService::StreamReactor final
     const absl::Time now = clock().Now();
     absl::ReleasableMutexLock lock(&mu_);
     if (state_ != State::kSleeping) return;
-    if (now >= call_.stop_at() || CallerGone()) {
+    if (ShouldStop(now)) {
       state_ = State::kDone;
       lock.Release();
-      return End(
-          now >= call_.stop_at()
-              ? Stopped(StopReason::kDeadline, now, now - call_.stop_at())
-              : Stopped(StopReason::kCancelled, now, absl::ZeroDuration()));
+      return Conclude(StopNow(now));
     }
     if (StepsDoneBy(spec(), start_, now) > steps_done_) return Write(now);
     Sleep();  // Woken early: wait on.
   }
 
   void Run() override {
-    if (DropIfStale()) return;
-    // One CPU-bound step, checking the caller and the deadline as it goes.
-    const WorkResult step =
-        RunWork(WorkSpec{1, spec().step, /*spin=*/true}, call_.stop_at(), *this,
-                clock(), service_.core_.options().check_interval);
+    if (Dropped()) return;
+    // One CPU-bound step, checking the caller and the stop time as it goes.
+    const WorkResult step = RunOnWorker(WorkSpec{1, spec().step, true});
     if (step.reason != StopReason::kCompleted) {
-      return End(Stopped(step.reason, step.finished, step.stop_latency));
+      return Conclude(WorkStop::Of(step));
     }
     absl::MutexLock lock(&mu_);
     Write(step.finished);
@@ -396,18 +371,15 @@ class BackendService::StreamReactor final
     const absl::Time now = clock().Now();
     absl::ReleasableMutexLock lock(&mu_);
     if (ok) ++steps_done_;
-    const bool done = ok && steps_done_ == spec().steps;
-    if (!ok || done || CallerGone() || now >= call_.stop_at()) {
+    if (!ok || steps_done_ == spec().steps || ShouldStop(now)) {
       state_ = State::kDone;
       lock.Release();
-      if (done) return End(Completed(now));
       // A failed write means the stream is over: the caller went (also
       // before OnCancel says so), the server is shutting down, or the
       // deadline passed while the reader dawdled.
-      return End(
-          now >= call_.stop_at() && !CancelledBeforeStopTime()
-              ? Stopped(StopReason::kDeadline, now, now - call_.stop_at())
-              : Stopped(StopReason::kCancelled, now, absl::ZeroDuration()));
+      WorkStop stop = StopNow(now);
+      if (!ok) stop.cancel_heard_at = now;
+      return Conclude(stop);
     }
     if (spec().spin) {
       Enqueue(/*resume=*/true).IgnoreError();  // Resuming is never refused.

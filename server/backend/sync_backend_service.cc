@@ -43,10 +43,6 @@ grpc::Status SyncBackendService::Run(absl::string_view method,
   if (call.admitted()) {
     Clock& clock = core_.clock();
     CancelSignal cancel(clock);
-    // The --ignore_cancel anti-pattern watches into a signal the loop never
-    // asks: the cancel arrives, and nobody checks it.
-    const bool ignore = core_.options().ignore_cancel;
-    CancelSignal ignored(clock);
     WorkResult result;
     {
       // Watched only while the loop runs: never asked after the call ends.
@@ -55,9 +51,9 @@ grpc::Status SyncBackendService::Run(absl::string_view method,
       const auto watch =
           call.spec().steps > 0
               ? watcher_.Add([&context] { return context.IsCancelled(); },
-                             ignore ? ignored : cancel)
+                             cancel)
               : nullptr;
-      result = RunWork(call.spec(), call.stop_at(), cancel, clock,
+      result = RunWork(call.spec(), call.stop_at(), call.Heard(cancel), clock,
                        core_.options().check_interval, [&](int steps_done) {
                          if (writer == nullptr) return true;
                          WorkProgress progress;
@@ -67,23 +63,14 @@ grpc::Status SyncBackendService::Run(absl::string_view method,
                          return writer->Write(progress);
                        });
     }
-    // A failed stream write means the call is over: cancelled (if the
-    // watcher saw it, or before the stop time), else expired. A write
-    // blocked by a slow reader may have run past either; count from then.
-    if (result.reason == StopReason::kAborted) {
-      if (cancel.cancelled() || result.finished < call.stop_at()) {
-        result.reason = StopReason::kCancelled;
-        if (cancel.cancelled()) {
-          result.stop_latency = std::max(result.finished - cancel.alive_at(),
-                                         absl::ZeroDuration());
-        }
-      } else {
-        result.reason = StopReason::kDeadline;
-        result.stop_latency = result.finished - call.stop_at();
-      }
+    WorkStop stop = WorkStop::Of(result);
+    if (cancel.cancelled()) {
+      // The watcher heard it, whether or not the work listened; the stop
+      // latency counts from its last "still waiting".
+      stop.cancel_heard_at = std::min(stop.cancel_heard_at, cancel.heard_at());
+      stop.alive_at = cancel.alive_at();
     }
-    if (ignored.cancelled()) call.NoteIgnoredCancel(ignored.alive_at());
-    call.End(result);
+    call.End(stop);
   }
   if (reply != nullptr) call.FillReply(*reply);
   AttachTrace(context, call.trace(), call.status());

@@ -58,17 +58,22 @@ Budget BudgetPolicy::Plan(absl::Time caller_deadline) const {
   return Plan(caller_deadline, clock_.Now());
 }
 
-Budget BudgetPolicy::Plan(absl::Time caller_deadline, absl::Time now) const {
+Budget BudgetPolicy::Plan(absl::Time caller_deadline, absl::Time arrived,
+                          absl::Duration cap) const {
   Budget budget;
-  budget.at_arrival = caller_deadline - now;  // Saturates to infinity.
-  const absl::Duration usable =
+  budget.at_arrival = caller_deadline - arrived;  // Saturates to infinity.
+  absl::Duration usable =
       budget.at_arrival == absl::InfiniteDuration()
           ? options_.default_deadline
           : std::min(budget.at_arrival - ArrivalSlack(budget.at_arrival),
                      options_.max_deadline);
+  budget.fail_fast = usable - options_.reserve < options_.min_budget;
+  if (cap < usable) {
+    usable = cap;
+    budget.capped = true;
+  }
   budget.forwarded = usable - options_.reserve;
-  budget.forward_deadline = now + budget.forwarded;
-  budget.fail_fast = budget.forwarded < options_.min_budget;
+  budget.forward_deadline = arrived + budget.forwarded;
   return budget;
 }
 

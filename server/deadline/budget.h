@@ -38,8 +38,9 @@ absl::Duration WireRounding(absl::Duration d);
 // may be: WireRounding(d), plus 3% of `d` rounded up to the millisecond.
 // gRPC 1.51's HPACK encoder may send, instead of a call's timeout, the
 // table index of a timeout sent earlier on the same connection that is up
-// to 3% longer (hpack_encoder.cc, Encode(GrpcTimeoutMetadata)), and the
-// entry stays for the connection's life. Zero for an infinite or past `d`.
+// to 3% longer (hpack_encoder.cc, Encode(GrpcTimeoutMetadata)), for as long
+// as that entry stays in the connection's HPACK table. Zero for an infinite
+// or past `d`.
 absl::Duration ArrivalSlack(absl::Duration d);
 
 // One call's budget, as planned at its arrival.
@@ -53,11 +54,25 @@ struct Budget {
   // True when too little is left to be worth a downstream call: answer
   // DEADLINE_EXCEEDED at once.
   bool fail_fast = false;
+  // True when this hop's own cap (see Plan()), not the caller's deadline,
+  // set the forward deadline.
+  bool capped = false;
 };
 
-// Plans budgets: forwarded = min(at_arrival - ArrivalSlack(at_arrival),
-// max_deadline) - reserve (or default_deadline - reserve without a
-// deadline), and fail_fast when forwarded < min_budget. The slack comes
+// gRPC's timers and this process's clock may disagree by a fraction of a
+// millisecond: whatever happens within this of a deadline happened at it.
+inline constexpr absl::Duration kClockTolerance = absl::Milliseconds(1);
+
+// Whether `at` is at `deadline` or past it, within kClockTolerance: say, a
+// cancellation that arrived then is the deadline's, not the caller's.
+inline bool AtOrPast(absl::Time deadline, absl::Time at) {
+  return at >= deadline - kClockTolerance;
+}
+
+// Plans budgets, every rule of what a hop forwards in one place:
+// forwarded = min(at_arrival - ArrivalSlack(at_arrival), max_deadline, cap)
+// - reserve (default_deadline in place of the first without a deadline),
+// and fail_fast when forwarded < min_budget. The slack comes
 // off because the caller's real deadline may be that much earlier than the
 // one that arrived: without it a 10 ms reserve would not hold from 1 to
 // 10 s (the rounding), nor beyond about 300 ms (the HPACK reuse), and the
@@ -72,9 +87,19 @@ class BudgetPolicy {
 
   // `caller_deadline` is absl::InfiniteFuture() when the caller set none.
   // Plans from now, or from `arrived` (when the call arrived, by this
-  // policy's clock).
+  // policy's clock). `cap` is this hop's own limit on how long the call may
+  // last from its arrival (say, --max_stream_duration); when it comes
+  // first, it sets the forward deadline (`capped`). A cap must exceed
+  // reserve + min_budget, so that it never makes a call fail fast.
   Budget Plan(absl::Time caller_deadline) const;
-  Budget Plan(absl::Time caller_deadline, absl::Time arrived) const;
+  Budget Plan(absl::Time caller_deadline, absl::Time arrived,
+              absl::Duration cap = absl::InfiniteDuration()) const;
+
+  // The last moment at which a further call for `budget` (a hedge) is worth
+  // starting: later, it would get less than min_budget.
+  absl::Time LastStart(const Budget& budget) const {
+    return budget.forward_deadline - options_.min_budget;
+  }
 
   // Why `budget` fails fast, for the DEADLINE_EXCEEDED message, e.g.
   // "3ms left at arrival, less than the 10ms reserve + 5ms minimum", or

@@ -68,6 +68,38 @@ TEST_F(BudgetPolicyTest, ExplainsAFailFast) {
             "-1ms left at arrival, less than the 10ms reserve + 5ms minimum");
 }
 
+TEST_F(BudgetPolicyTest, AHopsOwnCapComesOffWhenItIsFirst) {
+  // A caller with 300ms at a hop that allows 100ms: the cap, less the
+  // reserve, from the arrival.
+  const Budget capped =
+      policy_.Plan(now_ + Milliseconds(300), now_, Milliseconds(100));
+  EXPECT_TRUE(capped.capped);
+  EXPECT_EQ(capped.at_arrival, Milliseconds(300));
+  EXPECT_EQ(capped.forwarded, Milliseconds(90));
+  EXPECT_EQ(capped.forward_deadline, now_ + Milliseconds(90));
+  // Under the cap, the caller's deadline rules; none, the default's.
+  const Budget under = policy_.Plan(now_ + Milliseconds(50), now_, Seconds(1));
+  EXPECT_FALSE(under.capped);
+  EXPECT_EQ(under.forwarded, Milliseconds(50 - 2 - 10));
+  EXPECT_TRUE(policy_.Plan(absl::InfiniteFuture(), now_, Seconds(1)).capped);
+  // Whether to fail fast is the caller's budget's question, not the cap's.
+  EXPECT_TRUE(
+      policy_.Plan(now_ + Milliseconds(15), now_, Milliseconds(100)).fail_fast);
+}
+
+TEST_F(BudgetPolicyTest, AFurtherCallIsWorthStartingUntilTheMinimumIsLeft) {
+  const Budget b = policy_.Plan(now_ + Milliseconds(300));
+  EXPECT_EQ(policy_.LastStart(b), b.forward_deadline - Milliseconds(5));
+}
+
+TEST(AtOrPastTest, AMomentWithinAMillisecondOfTheDeadlineIsAtIt) {
+  const absl::Time deadline = absl::FromUnixSeconds(1000);
+  EXPECT_FALSE(AtOrPast(deadline, deadline - Microseconds(1001)));
+  EXPECT_TRUE(AtOrPast(deadline, deadline - Microseconds(1000)));
+  EXPECT_TRUE(AtOrPast(deadline, deadline + Seconds(1)));
+  EXPECT_FALSE(AtOrPast(absl::InfiniteFuture(), deadline));
+}
+
 TEST(BudgetOptionsTest, DefaultsAreValid) {
   EXPECT_TRUE(ValidateBudgetOptions(BudgetOptions{}).ok());
 }

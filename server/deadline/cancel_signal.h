@@ -26,6 +26,7 @@ class CancelSignal final : public Caller {
     absl::MutexLock lock(&mu_);
     if (done_.HasBeenNotified()) return;
     alive_at_ = alive_at;
+    heard_at_ = clock_.Now();
     done_.Notify();
   }
 
@@ -35,6 +36,12 @@ class CancelSignal final : public Caller {
   absl::Time alive_at() const {
     absl::MutexLock lock(&mu_);
     return alive_at_;
+  }
+
+  // When Cancel() came; meaningful once cancelled().
+  absl::Time heard_at() const {
+    absl::MutexLock lock(&mu_);
+    return heard_at_;
   }
 
   const absl::Notification& done() const { return done_; }
@@ -50,6 +57,7 @@ class CancelSignal final : public Caller {
   Clock& clock_;
   mutable absl::Mutex mu_;
   absl::Time alive_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time heard_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   absl::Notification done_;
 };
 

@@ -1,53 +1,23 @@
 #include "server/frontend/fetch_stream.h"
 
-#include <algorithm>
 #include <atomic>
-#include <cstdint>
-#include <limits>
-#include <memory>
 #include <string>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/types/optional.h"
 #include "common/status_util.h"
-#include "common/time_util.h"
-#include "common/trace.h"
 #include "grpc/grpc.h"
 #include "grpcpp/support/client_callback.h"
+#include "server/frontend/frontend_call.h"
 #include "server/serving/raw_messages.h"
 
 namespace deadline {
 namespace {
 
 using deadline::v1::FetchRequest;
-using deadline::v1::HopTrace;
 using deadline::v1::WorkProgress;
-
-std::string CodeName(grpc::StatusCode code) {
-  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-}
-
-// The backend's own message, or what this side saw when the backend did
-// not answer. Another hop's text is bounded, so this hop's answer fits.
-std::string BackendMessage(const grpc::Status& status) {
-  const std::string message = Trimmed(status.error_message(), 512);
-  if (absl::StartsWith(message, "backend: ")) return message;
-  return absl::StrCat("backend call: ", message);
-}
-
-// "127.0.0.1:50052" from gRPC's "ipv4:127.0.0.1:50052".
-std::string AddressOf(const grpc::ClientContext& context,
-                      absl::string_view fallback) {
-  std::string peer = context.peer();
-  for (absl::string_view scheme : {"ipv4:", "ipv6:"}) {
-    if (absl::StartsWith(peer, scheme)) return peer.substr(scheme.size());
-  }
-  return peer.empty() ? std::string(fallback) : peer;
-}
 
 // One FetchStream: the caller's stream (this reactor) and the backend's
 // (reader_), one message between them at a time. Messages go round a loop:
@@ -62,19 +32,17 @@ std::string AddressOf(const grpc::ClientContext& context,
 class FetchStreamReactor final
     : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  FetchStreamReactor(const FetchStreamHost& host,
-                     grpc::CallbackServerContext& caller,
+  FetchStreamReactor(Frontend& frontend, grpc::CallbackServerContext& caller,
                      const grpc::ByteBuffer& request)
-      : host_(host),
+      : frontend_(frontend),
         caller_(caller),
-        record_(*host.sink, "frontend", "FetchStream", RequestIdOf(caller),
-                host.clock->Now()),
-        trace_wanted_(TraceWanted(caller)) {
-    Begin(request);
-  }
-
-  ~FetchStreamReactor() override {
-    if (context_ != nullptr && !propagates()) host_.untrack(*context_);
+        call_(frontend, caller, "FetchStream") {
+    if (!AdmitFetchRequest(call_, request, request_,
+                           frontend.options().max_stream_duration)) {
+      Finish(ToGrpcStatus(call_.status()));
+      return;
+    }
+    StartBackend();
   }
 
   // The caller's transport took the last message (or the stream is over).
@@ -90,17 +58,14 @@ class FetchStreamReactor final
     }
     // The caller can take nothing more: it went away, its deadline passed,
     // or the stream was cut off here. The backend's work is for nobody.
-    write_failed_ = true;
+    call_.CallerGone(clock().Now());
     context_->TryCancel();
     reader_.RemoveHold();
   }
 
   // The caller cancelled, went away, or its deadline passed. With
   // propagation, gRPC cancels the backend stream itself, at once.
-  void OnCancel() override {
-    caller_gone_at_.store(absl::ToUnixNanos(host_.clock->Now()),
-                          std::memory_order_relaxed);
-  }
+  void OnCancel() override { call_.CallerGone(clock().Now()); }
 
   void OnDone() override { Release(); }
 
@@ -118,74 +83,22 @@ class FetchStreamReactor final
     FetchStreamReactor& call_;
   };
 
-  bool propagates() const {
-    return host_.options.propagation != Propagation::kNone;
-  }
-  bool capped() const { return capped_; }
+  Clock& clock() { return frontend_.clock(); }
   int steps() const { return request_.work().steps(); }
-
-  // Checks the request and plans the budget (answering at once when either
-  // says so), then starts the backend stream.
-  void Begin(const grpc::ByteBuffer& request) {
-    if (absl::Status received = ParseRequest(request, request_);
-        !received.ok()) {
-      return End({absl::Status(received.code(),
-                               absl::StrCat("frontend: ", received.message())),
-                  OutcomeOf(received.code()), std::string(received.message())});
-    }
-    record_.SetStepsRequested(steps());
-    const int max_in_flight = host_.options.max_in_flight;
-    if (host_.sink->stats.in_flight() > max_in_flight) {
-      return End({absl::ResourceExhaustedError(
-                      absl::StrCat("frontend: ", max_in_flight,
-                                   " calls are in flight, the most allowed "
-                                   "(--max_in_flight); try again later")),
-                  Outcome::kOverloaded, "overloaded: refused at once"});
-    }
-    const absl::StatusOr<WorkSpec> spec =
-        ParseWorkRequest(request_.work(), host_.options.limits, "work.");
-    if (!spec.ok()) {
-      return End({absl::InvalidArgumentError(
-                      absl::StrCat("frontend: ", spec.status().message())),
-                  Outcome::kInvalid, "invalid request"});
-    }
-    const absl::Time deadline = DeadlineOf(caller_);
-    record_.SetDeadline(deadline);
-    budget_ = host_.policy->Plan(deadline, record_.arrived());
-    if (budget_.fail_fast) {
-      const std::string why = host_.policy->ExplainFailFast(budget_);
-      return End({absl::DeadlineExceededError(
-                      absl::StrCat("frontend: ", why, "; backend not called")),
-                  Outcome::kRejected, absl::StrCat("fail fast: ", why)});
-    }
-    // The cap is this hop's own deadline for the stream: the backend gets
-    // it, less the reserve, when it comes before the caller's.
-    const absl::Duration reserve = host_.policy->options().reserve;
-    const absl::Time cap_deadline =
-        record_.arrived() + host_.options.max_stream_duration - reserve;
-    if (cap_deadline < budget_.forward_deadline) {
-      capped_ = true;
-      budget_.forward_deadline = cap_deadline;
-      budget_.forwarded = cap_deadline - record_.arrived();
-    }
-    // By then this hop has answered, whatever the backend or the reader do.
-    ends_at_ = budget_.forward_deadline + reserve;
-    if (propagates()) record_.SetForwarded(budget_.forwarded);
-    StartBackend();
-  }
+  bool capped() const { return call_.budget().capped; }
 
   void StartBackend() {
-    const StreamBackend backend = host_.next_backend();
-    backend_name_ = backend.name;
-    context_ = ChildContext(caller_, budget_.forward_deadline,
-                            host_.options.propagation);
-    context_->AddMetadata(kRequestIdKey, record_.request_id());
-    if (trace_wanted_) WantTrace(*context_);
-    if (!propagates()) host_.track(*context_);
-    sent_at_ = host_.clock->Now();
+    // By then this hop has answered, whatever the backend or the reader do.
+    ends_at_ =
+        call_.budget().forward_deadline + frontend_.policy().options().reserve;
+    backend_index_ = frontend_.NextBackend();
+    backend_name_ = frontend_.backend(backend_index_).name;
+    context_ = call_.NewBackendContext();
+    sent_at_ = clock().Now();
     Hold();  // The backend stream's: let go by its OnDone.
-    backend.stub->async()->WorkStream(context_.get(), &request_.work(),
-                                      &reader_);
+    frontend_.backend(backend_index_)
+        .stub->async()
+        ->WorkStream(context_.get(), &request_.work(), &reader_);
     // Reads start from OnWriteDone, outside the reader's own reactions: the
     // hold keeps the backend stream open for them until the last one.
     reader_.AddHold();
@@ -193,7 +106,7 @@ class FetchStreamReactor final
     {
       absl::MutexLock lock(&mu_);
       Hold();  // The timer's.
-      timer_ = host_.clock->RunAt(ends_at_, [this] { StreamEnds(); });
+      timer_ = clock().RunAt(ends_at_, [this] { StreamEnds(); });
       timer_armed_ = true;
     }
     reader_.StartCall();
@@ -213,6 +126,10 @@ class FetchStreamReactor final
       bad_message_ = absl::StrCat("backend ", backend_name_, " sent step ",
                                   progress_.step(), " after step ", last_step_,
                                   " of ", steps());
+      {
+        absl::MutexLock lock(&mu_);
+        cancelled_for_ = "it sent a message out of order";
+      }
       context_->TryCancel();
       reader_.RemoveHold();
       return;
@@ -239,8 +156,9 @@ class FetchStreamReactor final
     {
       absl::MutexLock lock(&mu_);
       timer_armed_ = false;
-      if (!concluded_ && (writing_ || !propagates())) {
+      if (!concluded_ && (writing_ || !call_.forwards_deadline())) {
         cut = true;
+        cancelled_for_ = capped() ? "cut off at the cap" : "cut off here";
         cut_message_ =
             absl::StrCat(Summary(capped()), "; cut off at ",
                          capped() ? "the cap" : "its deadline here", ": ",
@@ -271,144 +189,81 @@ class FetchStreamReactor final
   // The backend stream has ended, and nothing more can start on it:
   // answer the caller.
   void BackendDone(const grpc::Status& status) {
-    const absl::Time now = host_.clock->Now();
+    const absl::Time now = clock().Now();
     bool disarmed = false;
     {
       absl::MutexLock lock(&mu_);
       concluded_ = true;
-      if (timer_armed_) disarmed = host_.clock->CancelTimer(timer_);
+      if (timer_armed_) disarmed = clock().CancelTimer(timer_);
       timer_armed_ = false;
     }
     if (disarmed) Release();  // Never the last: the backend's hold is held.
-    record_.AddCalledHop(BackendHop(status, now));
+    SeenBackendCall seen;
+    seen.context = context_.get();
+    seen.status = status;
+    seen.backend = backend_name_;
+    seen.sent_at = sent_at_;
+    seen.ended_at = now;
+    seen.steps_requested = steps();
+    seen.steps_seen = last_step_;
+    seen.cancelled_for = cancelled_for_;
+    call_.AddBackendHop(call_.BackendHop(seen));
     Conclude(status, now);
+    // Once finished, the server may shut down and its frontend go before
+    // this reactor does: nothing after Finish() may touch the frontend.
+    ForgetNow(context_);
+    Finish(ToGrpcStatus(call_.status()));
     Release();  // Now the reactor may go, with OnDone.
   }
 
   void Conclude(const grpc::Status& status, absl::Time now) {
-    const int64_t steps_done = passed_on_.load(std::memory_order_relaxed);
+    const int64_t passed_on = passed_on_.load(std::memory_order_relaxed);
     if (!cut_message_.empty()) {
-      return End({absl::DeadlineExceededError(cut_message_),
-                  Outcome::kDeadlineExceeded,
-                  capped() ? "cut off at --max_stream_duration"
-                           : "cut off at its deadline",
-                  steps_done, now - ends_at_});
-    }
-    if (const absl::optional<absl::Time> gone = CallerGoneAt()) {
-      return EndForGoneCaller(now, *gone, steps_done);
-    }
-    if (!bad_message_.empty()) {
-      return End(
-          {absl::InternalError(absl::StrCat(Summary(), "; ", bad_message_)),
-           Outcome::kFailed, "backend sent a bad message", steps_done});
-    }
-    if (status.ok() && last_step_ != steps()) {
-      return End({absl::InternalError(
-                      absl::StrCat(Summary(), "; backend ", backend_name_,
-                                   " ended the stream OK after ", last_step_,
-                                   " of ", steps(), " steps")),
-                  Outcome::kFailed, "backend ended early", steps_done});
-    }
-    if (status.ok()) {
-      return End({absl::OkStatus(), Outcome::kOk, "done", steps_done});
+      call_.End({absl::DeadlineExceededError(cut_message_),
+                 Outcome::kDeadlineExceeded,
+                 capped() ? "cut off at --max_stream_duration"
+                          : "cut off at its deadline",
+                 passed_on, now - ends_at_});
+      return;
     }
     const absl::StatusCode code =
         static_cast<absl::StatusCode>(status.error_code());
-    // A backend that stopped before its deadline let go early, not late.
-    const absl::Duration stop_latency =
-        code == absl::StatusCode::kDeadlineExceeded
-            ? now - budget_.forward_deadline
-            : absl::ZeroDuration();
     const bool at_cap = capped() && code == absl::StatusCode::kDeadlineExceeded;
-    End({absl::Status(
-             code, absl::StrCat(Summary(at_cap), "; ", BackendMessage(status))),
-         OutcomeOf(code),
-         at_cap
-             ? "at --max_stream_duration"
-             : absl::StrCat("backend failed: ", CodeName(status.error_code())),
-         steps_done, stop_latency});
+    BackendOutcome outcome;
+    outcome.summary = Summary(at_cap);
+    outcome.steps_done = passed_on;
+    outcome.stopped = "the backend stream was stopped";
+    if (!bad_message_.empty()) {
+      outcome.status = absl::InternalError(bad_message_);
+      outcome.stop = "backend sent a bad message";
+    } else if (status.ok() && last_step_ != steps()) {
+      outcome.status = absl::InternalError(
+          absl::StrCat("backend ", backend_name_, " ended the stream OK after ",
+                       last_step_, " of ", steps(), " steps"));
+      outcome.stop = "backend ended early";
+    } else if (!status.ok()) {
+      outcome.status = absl::Status(code, BackendMessage(status));
+      outcome.stop = at_cap ? "at --max_stream_duration"
+                            : absl::StrCat("backend failed: ",
+                                           CodeName(status.error_code()));
+      outcome.hit_deadline = code == absl::StatusCode::kDeadlineExceeded;
+    }
+    call_.Conclude(outcome);
   }
 
   // "frontend: 300ms at arrival, forwarded 290ms, 12/100 messages passed
   // on", for status messages; with the cap first when `cap` says so.
-  std::string Summary(bool cap = false) const {
+  std::string Summary(bool cap) const {
     return absl::StrCat(
-        "frontend: ",
-        cap ? absl::StrCat(
-                  "the stream reached --max_stream_duration=",
-                  absl::FormatDuration(host_.options.max_stream_duration), "; ")
-            : "",
-        FormatBudget(budget_.at_arrival), " at arrival, ",
-        propagates()
-            ? absl::StrCat("forwarded ", FormatBudget(budget_.forwarded))
-            : "forwarded no deadline (propagation off)",
+        call_.Summary(
+            cap ? absl::StrCat("the stream reached "
+                               "--max_stream_duration=",
+                               absl::FormatDuration(
+                                   frontend_.options().max_stream_duration),
+                               "; ")
+                : ""),
         ", ", passed_on_.load(std::memory_order_relaxed), "/", steps(),
         " messages passed on");
-  }
-
-  // The moment the caller was seen to go. A failed write says so too, also
-  // before OnCancel does.
-  absl::optional<absl::Time> CallerGoneAt() {
-    const int64_t gone = caller_gone_at_.load(std::memory_order_relaxed);
-    if (gone != kNever) return absl::FromUnixNanos(gone);
-    if (write_failed_ || caller_.IsCancelled()) return host_.clock->Now();
-    return absl::nullopt;
-  }
-
-  // The caller went away at `gone`: nobody reads the answer, so the call is
-  // counted for what the caller saw.
-  void EndForGoneCaller(absl::Time now, absl::Time gone, int64_t steps_done) {
-    const bool expired = now >= DeadlineOf(caller_);
-    End({absl::Status(expired ? absl::StatusCode::kDeadlineExceeded
-                              : absl::StatusCode::kCancelled,
-                      absl::StrCat(Summary(),
-                                   "; the caller went away and the backend "
-                                   "stream was stopped")),
-         expired ? Outcome::kDeadlineExceeded : Outcome::kCancelled,
-         "the caller went away", steps_done, now - gone, gone});
-  }
-
-  // What the backend stream did: the backend's own account from its
-  // trailers or, when it sent none, what this side saw of it.
-  HopTrace* BackendHop(const grpc::Status& status, absl::Time now) {
-    google::protobuf::Arena* arena = &record_.arena();
-    deadline::v1::BudgetTrace* answer = TraceFrom(*context_, arena);
-    HopTrace* hop = nullptr;
-    if (answer != nullptr && answer->hops_size() > 0) {
-      hop = answer->mutable_hops(0);
-      // What the backend says it did is kept within what it was asked.
-      hop->set_steps_done(std::clamp(hop->steps_done(), 0, steps()));
-    } else {
-      hop = google::protobuf::Arena::CreateMessage<HopTrace>(arena);
-      hop->set_hop("backend");
-      ToProtoTime(sent_at_, hop->mutable_arrived_at());
-      ToProtoTime(now, hop->mutable_finished_at());
-      if (propagates()) {
-        ToProtoTime(budget_.forward_deadline, hop->mutable_deadline());
-        ToProtoDuration(budget_.forward_deadline - sent_at_,
-                        hop->mutable_budget_at_arrival());
-      }
-      hop->set_steps_done(last_step_);
-      hop->set_code(CodeName(status.error_code()));
-      hop->set_stop(status.ok()
-                        ? "done"
-                        : absl::StrCat("no answer: ", status.error_message()));
-      if (status.error_code() == grpc::StatusCode::CANCELLED) {
-        *hop->mutable_noticed_cancel_at() = hop->finished_at();
-      }
-    }
-    hop->set_steps_requested(steps());
-    hop->set_address(AddressOf(*context_, backend_name_));
-    hop->set_panel(-1);
-    return hop;
-  }
-
-  // The way out: records, sends the trace, and finishes.
-  void End(HopEnding ending) {
-    const absl::Status& status =
-        record_.End(std::move(ending), host_.clock->Now());
-    AttachTrace(caller_, record_.trace(), status);
-    Finish(ToGrpcStatus(status));
   }
 
   void Hold() { holds_.fetch_add(1, std::memory_order_relaxed); }
@@ -416,20 +271,16 @@ class FetchStreamReactor final
     if (holds_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
-  static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
-
-  const FetchStreamHost& host_;
+  Frontend& frontend_;
   grpc::CallbackServerContext& caller_;
-  HopRecord record_;
-  const bool trace_wanted_;
+  FrontendCall call_;
   FetchRequest request_;
-  Budget budget_;
-  bool capped_ = false;
   absl::Time ends_at_ = absl::InfiniteFuture();
 
   // The backend stream.
+  int backend_index_ = 0;
   std::string backend_name_;
-  std::unique_ptr<grpc::ClientContext> context_;
+  BackendContext context_;
   BackendReader reader_{*this};
   absl::Time sent_at_;
 
@@ -439,17 +290,16 @@ class FetchStreamReactor final
   int last_step_ = 0;  // The last step read from the backend.
   // Messages the caller's transport took.
   std::atomic<int> passed_on_{0};
-  bool write_failed_ = false;
   std::string bad_message_;
-
-  std::atomic<int64_t> caller_gone_at_{kNever};
 
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool concluded_ ABSL_GUARDED_BY(mu_) = false;
-  // Why the timer cut the stream off; set (once) before it cancels either
-  // stream, so read without the lock once the backend stream has ended.
+  // Why the timer cut the stream off, and why this side cancelled the
+  // backend stream: set before the cancel, so read without the lock once
+  // the backend stream has ended.
   std::string cut_message_;
+  std::string cancelled_for_;
   TimerId timer_ ABSL_GUARDED_BY(mu_);
   bool timer_armed_ ABSL_GUARDED_BY(mu_) = false;
 
@@ -460,25 +310,10 @@ class FetchStreamReactor final
 
 }  // namespace
 
-absl::StatusOr<absl::Duration> ParseMaxStreamDuration(
-    absl::Duration flag, const BudgetOptions& budget) {
-  if (flag == absl::ZeroDuration() || flag == absl::InfiniteDuration()) {
-    return absl::InfiniteDuration();
-  }
-  const absl::Duration least = budget.reserve + budget.min_budget;
-  if (flag <= least) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max_stream_duration must be 0 (off), inf (off), or more than "
-        "--reserve + --min_budget (",
-        absl::FormatDuration(least), "), got ", absl::FormatDuration(flag)));
-  }
-  return flag;
-}
-
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartFetchStream(
-    const FetchStreamHost& host, grpc::CallbackServerContext* context,
-    const grpc::ByteBuffer* request) {
-  return new FetchStreamReactor(host, *context, *request);
+    Frontend& frontend, grpc::CallbackServerContext& caller,
+    const grpc::ByteBuffer& request) {
+  return new FetchStreamReactor(frontend, caller, request);
 }
 
 }  // namespace deadline
