@@ -14,12 +14,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "bench/benchmarks.h"
-#include "bench/compare.h"
-#include "bench/flood.h"
-#include "bench/load_bench.h"
 #include "bench/report.h"
-#include "bench/stream_bench.h"
+#include "bench/scenarios.h"
 #include "common/flags.h"
 #include "server/serving/server_main.h"
 
@@ -27,7 +23,8 @@ ABSL_FLAG(bool, quick, false,
           "smoke mode: tiny counts, to prove every benchmark runs");
 ABSL_FLAG(std::string, out, "bench/results", "folder for the result files");
 ABSL_FLAG(std::string, bin_dir, "",
-          "folder with server/backend/backend, server/frontend/frontend and bench/bare_chain "
+          "folder with server/backend/backend, server/frontend/frontend and "
+          "bench/bare_chain "
           "(for the scale and chain comparison benchmarks); empty skips them");
 ABSL_FLAG(std::string, h2load, "/usr/bin/h2load",
           "h2load, for an independent throughput figure; skipped if absent");

@@ -6,10 +6,6 @@
 
 namespace deadline::bench {
 
-void Distribution::Merge(const Distribution& other) {
-  samples_.insert(samples_.end(), other.samples_.begin(), other.samples_.end());
-}
-
 double Distribution::Percentile(double q) const {
   if (samples_.empty()) return 0;
   std::vector<double> sorted = samples_;

@@ -2,6 +2,7 @@
 #define DEADLINE_BENCH_DISTRIBUTION_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -20,7 +21,7 @@ struct Summary {
   double mean = 0;
 };
 
-// Collects samples; not thread-safe (guard it, or merge per-thread ones).
+// Collects samples; not thread-safe (guard it).
 class Distribution {
  public:
   explicit Distribution(std::string name = "") : name_(std::move(name)) {}
@@ -28,8 +29,6 @@ class Distribution {
   void Add(absl::Duration d) {
     samples_.push_back(absl::ToDoubleMicroseconds(d));
   }
-  void AddMicros(double micros) { samples_.push_back(micros); }
-  void Merge(const Distribution& other);
 
   const std::string& name() const { return name_; }
   const std::vector<double>& samples() const { return samples_; }

@@ -7,7 +7,7 @@ namespace {
 
 TEST(DistributionTest, NearestRankPercentiles) {
   Distribution d;
-  for (int i = 100; i >= 1; --i) d.AddMicros(i);
+  for (int i = 100; i >= 1; --i) d.Add(absl::Microseconds(i));
   const Summary s = d.Summarize();
   EXPECT_EQ(s.count, 100);
   EXPECT_EQ(s.min, 1);
@@ -24,9 +24,7 @@ TEST(DistributionTest, SmallAndEmpty) {
   EXPECT_EQ(d.Percentile(0.5), 0);
   d.Add(absl::Milliseconds(2));
   EXPECT_EQ(d.Percentile(0.99), 2000);
-  Distribution other;
-  other.AddMicros(1);
-  d.Merge(other);
+  d.Add(absl::Microseconds(1));
   EXPECT_EQ(d.Summarize().min, 1);
 }
 

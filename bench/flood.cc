@@ -1,255 +1,26 @@
-#include "bench/flood.h"
-
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <limits>
+#include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "bench/harness.h"
+#include "bench/hostile_peer.h"
 #include "bench/rows.h"
-#include "google/protobuf/util/json_util.h"
-#include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
-#include "grpcpp/support/channel_arguments.h"
-#include "proto/deadline.grpc.pb.h"
+#include "bench/scenarios.h"
+#include "google/protobuf/struct.pb.h"
+#include "tests/support/proc_stats.h"
+#include "tests/support/process_chain.h"
 #include "tests/support/test_servers.h"
 
 namespace deadline::bench {
 
 using google::protobuf::Struct;
-using google::protobuf::Value;
-
-bool CanRunHostilePeer(const HostilePeerCommand& command) {
-  if (command.python.empty() || command.script.empty()) return false;
-  if (access(command.python.c_str(), X_OK) != 0 ||
-      access(command.script.c_str(), R_OK) != 0) {
-    return false;
-  }
-  auto probe = testing::Subprocess::Start(
-      {command.python, "-c", "import h2, hpack, hyperframe"});
-  if (probe == nullptr) return false;
-  const absl::optional<int> status = probe->Wait(absl::Seconds(30));
-  return status.has_value() && *status == 0;
-}
-
-std::unique_ptr<HostilePeer> HostilePeer::Start(
-    const HostilePeerCommand& command, const std::string& target,
-    const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {command.python, command.script,
-                                   absl::StrCat("--target=", target)};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto process = testing::Subprocess::Start(argv);
-  if (process == nullptr) return nullptr;
-  return std::unique_ptr<HostilePeer>(new HostilePeer(std::move(process)));
-}
-
-bool HostilePeer::WaitUntilHolding(absl::Duration timeout) {
-  const absl::optional<std::string> line =
-      process_->WaitForLine("h2flood: ", timeout);
-  return line.has_value() && line->find("holding") != std::string::npos;
-}
-
-bool HostilePeer::WaitFor(absl::Duration timeout) {
-  if (ended_) return true;
-  const absl::optional<int> status = process_->Wait(timeout);
-  if (!status.has_value()) return false;
-  ended_ = true;
-  exit_status_ = *status;
-  return true;
-}
-
-absl::StatusOr<Struct> HostilePeer::Report() {
-  if (!WaitFor(absl::ZeroDuration())) {
-    return absl::FailedPreconditionError("h2flood.py is still running");
-  }
-  const std::string& output = process_->output();
-  // The report is the last line that is a JSON object.
-  std::string json;
-  for (absl::string_view line : absl::StrSplit(output, '\n')) {
-    if (!line.empty() && line.front() == '{') json = std::string(line);
-  }
-  Struct report;
-  if (exit_status_ != 0 || json.empty() ||
-      !google::protobuf::util::JsonStringToMessage(json, &report).ok()) {
-    return absl::InternalError(absl::StrCat("h2flood.py exited ", exit_status_,
-                                            " without a report: ", output));
-  }
-  if (report.fields().count("error") != 0) {
-    return absl::InternalError(absl::StrCat(
-        "h2flood.py: ", report.fields().at("error").string_value()));
-  }
-  return report;
-}
-
-namespace {
-
-const Value* Find(const Struct& report, absl::string_view path) {
-  const Struct* level = &report;
-  const Value* value = nullptr;
-  for (absl::string_view key : absl::StrSplit(path, '.')) {
-    if (level == nullptr) return nullptr;
-    const auto it = level->fields().find(std::string(key));
-    if (it == level->fields().end()) return nullptr;
-    value = &it->second;
-    level = value->has_struct_value() ? &value->struct_value() : nullptr;
-  }
-  return value;
-}
-
-// "NAME xCOUNT, ..." of a field mapping names to counts; empty when none.
-std::string Counts(const Struct& report, absl::string_view field,
-                   absl::string_view prefix = "") {
-  const Value* value = Find(report, field);
-  if (value == nullptr || !value->has_struct_value()) return "";
-  std::vector<std::string> parts;
-  for (const auto& [name, count] : value->struct_value().fields()) {
-    parts.push_back(absl::StrCat(prefix, name, " x",
-                                 static_cast<int64_t>(count.number_value())));
-  }
-  std::sort(parts.begin(), parts.end());
-  return absl::StrJoin(parts, ", ");
-}
-
-}  // namespace
-
-double ReportNumber(const Struct& report, absl::string_view path) {
-  const Value* value = Find(report, path);
-  if (value == nullptr) return std::numeric_limits<double>::quiet_NaN();
-  switch (value->kind_case()) {
-    case Value::kNumberValue:
-      return value->number_value();
-    case Value::kBoolValue:
-      return value->bool_value() ? 1 : 0;
-    default:
-      return std::numeric_limits<double>::quiet_NaN();
-  }
-}
-
-double ReportTotal(const Struct& report, absl::string_view field) {
-  const Value* value = Find(report, field);
-  if (value == nullptr || !value->has_struct_value()) return 0;
-  double total = 0;
-  for (const auto& [name, count] : value->struct_value().fields()) {
-    total += count.number_value();
-  }
-  return total;
-}
-
-std::string DescribeServerReaction(const Struct& report) {
-  std::vector<std::string> parts;
-  const double reset = ReportNumber(report, "streams_reset");
-  if (!std::isnan(reset)) {
-    parts.push_back(absl::StrFormat("%.0f streams opened and reset", reset));
-    const double seconds = ReportNumber(report, "seconds");
-    if (ReportNumber(report, "server_read_all") == 1) {
-      parts.push_back(
-          absl::StrFormat("the server read them in %.1f s", seconds));
-    } else {
-      parts.push_back("the server did not read them all");
-    }
-  } else {
-    const double opened = ReportNumber(report, "streams_opened");
-    const double peak = ReportNumber(report, "streams_open_at_peak");
-    const double ended = ReportNumber(report, "streams_ended_by_server");
-    const double read = ReportNumber(report, "server_read_all_at_s");
-    parts.push_back(absl::StrFormat("%.0f streams sent", opened));
-    if (!std::isnan(read)) {
-      parts.push_back(absl::StrFormat(
-          "%.0f held (the server read them in %.2f s)", peak - ended, read));
-    }
-    if (ended > 0) {
-      parts.push_back(absl::StrFormat("%.0f ended by the server", ended));
-    }
-  }
-  const std::string resets = Counts(report, "resets");
-  if (!resets.empty()) parts.push_back(absl::StrCat("RST_STREAM ", resets));
-  const std::string answers =
-      Counts(report, "answers_by_grpc_status", "grpc-status ");
-  if (!answers.empty()) parts.push_back(absl::StrCat("answered ", answers));
-  if (const Value* goaway = Find(report, "goaway");
-      goaway != nullptr && goaway->has_struct_value()) {
-    const Struct& g = goaway->struct_value();
-    const Value* error = Find(g, "error");
-    const Value* debug = Find(g, "debug");
-    parts.push_back(absl::StrFormat(
-        "GOAWAY %s%s at %.2f s", error ? error->string_value() : "?",
-        debug && !debug->string_value().empty()
-            ? absl::StrCat(" \"", debug->string_value(), "\"")
-            : "",
-        ReportNumber(g, "at_s")));
-  }
-  const double closed = ReportNumber(report, "connection_closed_at_s");
-  if (!std::isnan(closed)) {
-    parts.push_back(
-        absl::StrFormat("the server closed the connection at %.2f s", closed));
-  }
-  return absl::StrJoin(parts, "; ");
-}
-
-grpc::Status CallOnNewConnection(const std::string& address, ServerKind kind,
-                                 absl::Duration deadline,
-                                 absl::Duration* elapsed) {
-  // A subchannel pool of its own: gRPC would otherwise share one
-  // connection among channels to the same address.
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  const absl::Time start = absl::Now();
-  auto channel = grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), args);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(start + deadline));
-  grpc::Status status;
-  if (kind == ServerKind::kFrontend) {
-    deadline::v1::FetchReply reply;
-    status = deadline::v1::Frontend::NewStub(channel)->Fetch(
-        &context, deadline::v1::FetchRequest(), &reply);
-  } else {
-    deadline::v1::WorkReply reply;
-    status = deadline::v1::Backend::NewStub(channel)->Work(
-        &context, deadline::v1::WorkRequest(), &reply);
-  }
-  *elapsed = absl::Now() - start;
-  return status;
-}
-
-Prober::Prober(std::string address, ServerKind kind, absl::Duration interval,
-               absl::Duration deadline)
-    : address_(std::move(address)),
-      kind_(kind),
-      interval_(interval),
-      deadline_(deadline),
-      thread_([this] { Run(); }) {}
-
-void Prober::Run() {
-  do {
-    absl::Duration elapsed;
-    const grpc::Status status =
-        CallOnNewConnection(address_, kind_, deadline_, &elapsed);
-    absl::MutexLock lock(&mu_);
-    result_.latency.Add(elapsed);
-    if (status.ok()) {
-      ++result_.ok;
-    } else if (result_.failed++ == 0) {
-      result_.first_failure =
-          absl::StrCat(status.error_code(), ": ", status.error_message());
-    }
-  } while (!stop_.WaitForNotificationWithTimeout(interval_));
-}
-
-Prober::Result Prober::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
-  if (thread_.joinable()) thread_.join();
-  absl::MutexLock lock(&mu_);
-  return result_;
-}
 
 namespace {
 
@@ -258,48 +29,17 @@ using testing::RssMegabytesOf;
 constexpr char kFetchPath[] = "--path=/deadline.v1.Frontend/Fetch";
 constexpr char kWorkPath[] = "--path=/deadline.v1.Backend/Work";
 
-// CPU seconds process `pid` has used (user and system), from /proc.
-double CpuSecondsOf(pid_t pid) {
-  std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(file)),
-                   std::istreambuf_iterator<char>());
-  const size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return 0;
-  // After "pid (comm) ": state is field 3, utime 14, stime 15.
-  const std::vector<std::string> fields =
-      absl::StrSplit(stat.substr(paren + 2), ' ');
-  if (fields.size() < 13) return 0;
-  return (std::stod(fields[11]) + std::stod(fields[12])) /
-         static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// A backend and a frontend over it, as processes, with every serving limit
-// at its default.
-struct Chain {
-  std::unique_ptr<testing::Subprocess> backend;
-  std::unique_ptr<testing::Subprocess> frontend;
-  std::string backend_address;
-  std::string frontend_address;
-
-  // Reads what the servers printed, so that no pipe fills up.
-  void Drain() {
-    backend->output();
-    frontend->output();
+// Starts a backend and a frontend over it with every serving limit at its
+// default, and gives them a few ordinary calls, so that "at rest" means
+// after serving, not before; nullptr if they did not start.
+std::unique_ptr<testing::ProcessChain> StartChain(const std::string& bin_dir) {
+  auto chain = std::make_unique<testing::ProcessChain>();
+  if (!chain
+           ->Start({absl::StrCat(bin_dir, "/server/backend/backend"), {}},
+                   {absl::StrCat(bin_dir, "/server/frontend/frontend"), {}})
+           .ok()) {
+    return nullptr;
   }
-};
-
-// Starts the chain and gives it a few ordinary calls, so that "at rest"
-// means after serving, not before; nullptr if it did not start.
-std::unique_ptr<Chain> StartChain(const std::string& bin_dir) {
-  auto chain = std::make_unique<Chain>();
-  chain->backend = testing::StartServerProcess(
-      {absl::StrCat(bin_dir, "/server/backend/backend")}, &chain->backend_address);
-  if (chain->backend == nullptr) return nullptr;
-  chain->frontend = testing::StartServerProcess(
-      {absl::StrCat(bin_dir, "/server/frontend/frontend"),
-       absl::StrCat("--backend=", chain->backend_address)},
-      &chain->frontend_address);
-  if (chain->frontend == nullptr) return nullptr;
   for (int i = 0; i < 5; ++i) {
     absl::Duration elapsed;
     CallOnNewConnection(chain->frontend_address, ServerKind::kFrontend,
@@ -307,6 +47,12 @@ std::unique_ptr<Chain> StartChain(const std::string& bin_dir) {
   }
   absl::SleepFor(absl::Milliseconds(200));
   return chain;
+}
+
+// Reads what the servers printed, so that no pipe fills up.
+void Drain(testing::ProcessChain& chain) {
+  chain.backend->output();
+  chain.frontend->output();
 }
 
 struct Measured {
@@ -327,7 +73,8 @@ Measured Measure(const Config& config, const HostilePeerCommand& command,
                  ServerKind kind, std::vector<std::string> args,
                  absl::Duration hold, absl::Duration settle) {
   Measured m;
-  const std::unique_ptr<Chain> chain = StartChain(config.bin_dir);
+  const std::unique_ptr<testing::ProcessChain> chain =
+      StartChain(config.bin_dir);
   if (chain == nullptr) {
     m.error = "the servers did not start";
     return m;
@@ -338,7 +85,7 @@ Measured Measure(const Config& config, const HostilePeerCommand& command,
       frontend ? chain->frontend_address : chain->backend_address;
   args.push_back(frontend ? kFetchPath : kWorkPath);
   m.rest_mb = m.max_mb = RssMegabytesOf(pid);
-  const double cpu_before = CpuSecondsOf(pid);
+  const double cpu_before = testing::CpuSecondsOf(pid);
   Prober prober(address, kind);
   std::unique_ptr<HostilePeer> peer =
       HostilePeer::Start(command, address, args);
@@ -349,7 +96,7 @@ Measured Measure(const Config& config, const HostilePeerCommand& command,
   const absl::Time give_up = absl::Now() + hold + absl::Seconds(120);
   while (!peer->WaitFor(absl::Milliseconds(20))) {
     m.max_mb = std::max(m.max_mb, RssMegabytesOf(pid));
-    chain->Drain();
+    Drain(*chain);
     if (absl::Now() > give_up) {
       m.error = "h2flood.py did not finish";
       return m;
@@ -358,13 +105,13 @@ Measured Measure(const Config& config, const HostilePeerCommand& command,
   const absl::Time settled = absl::Now() + settle;
   while (absl::Now() < settled) {
     m.max_mb = std::max(m.max_mb, RssMegabytesOf(pid));
-    chain->Drain();
+    Drain(*chain);
     absl::SleepFor(absl::Milliseconds(20));
   }
   m.after_mb = RssMegabytesOf(pid);
   m.max_mb = std::max(m.max_mb, m.after_mb);
   m.probes = prober.Stop();
-  m.cpu_seconds = CpuSecondsOf(pid) - cpu_before;
+  m.cpu_seconds = testing::CpuSecondsOf(pid) - cpu_before;
   absl::StatusOr<Struct> report = peer->Report();
   if (!report.ok()) {
     m.error = std::string(report.status().message());

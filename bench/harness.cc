@@ -1,24 +1,37 @@
 #include "bench/harness.h"
 
-#include <unistd.h>
-
 #include <atomic>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <string>
-#include <vector>
+#include <utility>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/time_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace deadline::bench {
+
+BackendOptions QuietBackend() {
+  BackendOptions options;
+  options.log = LogMode::kNone;
+  return options;
+}
+
+FrontendOptions QuietFrontend() {
+  FrontendOptions options;
+  options.log = LogMode::kNone;
+  return options;
+}
+
+deadline::v1::FetchRequest FetchOf(const deadline::v1::WorkRequest& work) {
+  deadline::v1::FetchRequest request;
+  *request.mutable_work() = work;
+  return request;
+}
 
 Servers::Servers(const BackendOptions& backend_options,
                  const FrontendOptions& options)
@@ -63,33 +76,18 @@ BareCall::BareCall(deadline::v1::Stats::Stub& stub, absl::Time deadline)
   });
 }
 
-double CpuSecondsOf(pid_t pid) {
-  std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
-  const std::string stat((std::istreambuf_iterator<char>(file)),
-                         std::istreambuf_iterator<char>());
-  // The name, in parentheses, may hold spaces: count fields after it.
-  const size_t name_end = stat.rfind(") ");
-  if (name_end == std::string::npos) return NAN;
-  // From the third field (state) on; utime and stime are the 14th and 15th.
-  const std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(stat).substr(name_end + 2), ' ');
-  int64_t user = 0;
-  int64_t system = 0;
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &user) ||
-      !absl::SimpleAtoi(fields[12], &system)) {
-    return NAN;
-  }
-  return static_cast<double>(user + system) / sysconf(_SC_CLK_TCK);
-}
-
 double ClosedLoopRate(
     int in_flight, absl::Duration duration,
     const std::function<void(std::function<void()>)>& start_call) {
   struct Loop {
+    Loop(const std::function<void(std::function<void()>)>& start_call,
+         absl::Time end, int running)
+        : start_call(start_call), end(end), running(running) {}
+
     const std::function<void(std::function<void()>)>& start_call;
-    absl::Time end;
+    const absl::Time end;
     std::atomic<int64_t> completed{0};
-    std::atomic<int> running{0};
+    std::atomic<int> running;
     absl::Notification all_done;
 
     void Next() {
@@ -103,14 +101,39 @@ double ClosedLoopRate(
       });
     }
   };
-  Loop loop{start_call, absl::Now() + duration};
-  loop.running = in_flight;
+  Loop loop(start_call, absl::Now() + duration, in_flight);
   const absl::Time start = absl::Now();
   for (int i = 0; i < in_flight; ++i) loop.Next();
   loop.all_done.WaitForNotification();
   const absl::Duration took = absl::Now() - start;
   return static_cast<double>(loop.completed.load()) /
          absl::ToDoubleSeconds(took);
+}
+
+grpc::Status CallOnNewConnection(const std::string& address, ServerKind kind,
+                                 absl::Duration deadline,
+                                 absl::Duration* elapsed) {
+  // A subchannel pool of its own: gRPC would otherwise share one
+  // connection among channels to the same address.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  const absl::Time start = absl::Now();
+  auto channel = grpc::CreateCustomChannel(
+      address, grpc::InsecureChannelCredentials(), args);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(start + deadline));
+  grpc::Status status;
+  if (kind == ServerKind::kFrontend) {
+    deadline::v1::FetchReply reply;
+    status = deadline::v1::Frontend::NewStub(channel)->Fetch(
+        &context, deadline::v1::FetchRequest(), &reply);
+  } else {
+    deadline::v1::WorkReply reply;
+    status = deadline::v1::Backend::NewStub(channel)->Work(
+        &context, deadline::v1::WorkRequest(), &reply);
+  }
+  *elapsed = absl::Now() - start;
+  return status;
 }
 
 }  // namespace deadline::bench

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/benchmarks.h"
+#include "bench/section.h"
 
 namespace deadline::bench {
 

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "bench/benchmarks.h"
+#include "bench/section.h"
 
 namespace deadline::bench {
 

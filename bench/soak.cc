@@ -22,6 +22,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -31,12 +32,15 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "bench/load_bench.h"
+#include "bench/child_server.h"
+#include "bench/harness.h"
+#include "bench/open_loop.h"
 #include "client/calls.h"
 #include "common/flags.h"
 #include "common/time_util.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "tests/support/proc_stats.h"
 #include "tests/support/test_servers.h"
 
 ABSL_FLAG(std::string, bin_dir, "",
@@ -168,6 +172,9 @@ Growth GrowthOf(const std::vector<Sample>& samples, double from_minutes) {
 
 // One server under soak: its samples and resting figures.
 struct Watched {
+  Watched(std::string name, std::unique_ptr<ChildServer> server)
+      : name(std::move(name)), server(std::move(server)) {}
+
   std::string name;
   std::unique_ptr<ChildServer> server;
   Sample rest{};
@@ -179,7 +186,7 @@ struct Watched {
   Sample Read(double minutes) const {
     const pid_t pid = server->pid();
     return {minutes, testing::RssMegabytesOf(pid), testing::ThreadsOf(pid),
-            FdsOf(pid), server->Stats().calls_in_flight()};
+            testing::FdsOf(pid), server->Stats().calls_in_flight()};
   }
 };
 
@@ -212,7 +219,8 @@ int Run() {
   // Quiet servers: at this rate their logs would be the biggest thing in
   // memory (here), not in them.
   Watched backend{
-      "backend", ChildServer::Start(bin_dir, "server/backend/backend", {"--log=none"})};
+      "backend",
+      ChildServer::Start(bin_dir, "server/backend/backend", {"--log=none"})};
   if (backend.server == nullptr) {
     std::fprintf(stderr, "soak: the backend did not start\n");
     return 1;
@@ -234,9 +242,8 @@ int Run() {
     grpc::ClientContext context;
     context.set_deadline(ToGrpcDeadline(absl::Now() + absl::Seconds(5)));
     deadline::v1::FetchReply reply;
-    FetchRequest fetch;
-    *fetch.mutable_work() = Work(1, absl::Milliseconds(1));
-    front->Fetch(&context, fetch, &reply).IgnoreError();
+    front->Fetch(&context, FetchOf(Work(1, absl::Milliseconds(1))), &reply)
+        .IgnoreError();
   }
   absl::SleepFor(absl::Milliseconds(200));
   backend.rest = backend.Read(0);
@@ -280,14 +287,11 @@ int Run() {
     std::vector<double> weights;
     for (const Kind& kind : Kinds()) weights.push_back(kind.weight);
     std::discrete_distribution<int> pick(weights.begin(), weights.end());
-    FetchRequest ok_fetch;
-    *ok_fetch.mutable_work() = Work(5, absl::Milliseconds(2));
-    FetchRequest spin_fetch;
-    *spin_fetch.mutable_work() = Work(1, absl::Milliseconds(2), true);
-    FetchRequest long_fetch;
-    *long_fetch.mutable_work() = Work(100, absl::Milliseconds(10));
-    FetchRequest bad_fetch;
-    *bad_fetch.mutable_work() = Invalid();
+    const FetchRequest ok_fetch = FetchOf(Work(5, absl::Milliseconds(2)));
+    const FetchRequest spin_fetch =
+        FetchOf(Work(1, absl::Milliseconds(2), true));
+    const FetchRequest long_fetch = FetchOf(Work(100, absl::Milliseconds(10)));
+    const FetchRequest bad_fetch = FetchOf(Invalid());
     FetchAllRequest all_ok;
     all_ok.set_mode(deadline::v1::FAN_OUT_MODE_ALL_OR_NOTHING);
     FetchAllRequest all_fails = all_ok;

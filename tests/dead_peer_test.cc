@@ -28,6 +28,7 @@
 #include "proto/deadline.grpc.pb.h"
 #include "tests/support/netns.h"
 #include "tests/support/network_fixture.h"
+#include "tests/support/process_chain.h"
 #include "tests/support/subprocess.h"
 
 namespace deadline::testing {
@@ -159,6 +160,14 @@ class DeadHostTest : public NetworkFixture {
     if (hosts.empty()) return absl::nullopt;
     return std::move(hosts[0]);
   }
+
+  // Starts a server in `host` (StartServerIn), for a ProcessChain.
+  static ServerLauncher In(const Host& host) {
+    return [&host](absl::string_view binary, std::vector<std::string> flags,
+                   std::string* address) {
+      return StartServerIn(host, binary, std::move(flags), address);
+    };
+  }
 };
 
 // The client's host vanishes mid-call (a cut link: no FIN, no RST). The
@@ -168,8 +177,8 @@ class DeadClientHostTest : public DeadHostTest {
  protected:
   struct Chain {
     absl::optional<Host> client_host, frontend_host, backend_host;
-    std::unique_ptr<Subprocess> backend, frontend, client;
-    std::string backend_address;
+    ProcessChain servers;
+    std::unique_ptr<Subprocess> client;
     absl::Time cut_at;
   };
 
@@ -182,20 +191,24 @@ class DeadClientHostTest : public DeadHostTest {
     chain.frontend_host = AddHost("frontend");
     chain.backend_host = AddHost("backend");
     ASSERT_TRUE(chain.client_host && chain.frontend_host && chain.backend_host);
-    chain.backend = StartServerIn(*chain.backend_host, "server/backend/backend",
-                                  {"--log=all", kAllowFrequentPings},
-                                  &chain.backend_address);
-    ASSERT_NE(chain.backend, nullptr) << "backend did not start";
     std::vector<std::string> frontend_flags = {
-        absl::StrCat("--backend=", chain.backend_address), "--log=all",
+        "--log=all",
         // A call without a deadline gets this long: far more than the work.
         "--default_deadline=60s"};
     frontend_flags.insert(frontend_flags.end(), keepalive.begin(),
                           keepalive.end());
-    std::string frontend_address;
-    chain.frontend = StartServerIn(*chain.frontend_host, "server/frontend/frontend",
-                                   frontend_flags, &frontend_address);
-    ASSERT_NE(chain.frontend, nullptr) << "frontend did not start";
+    // The launchers report a server that did not start; the assertions
+    // below stop the test.
+    chain.servers
+        .Start({"server/backend/backend",
+                {"--log=all", kAllowFrequentPings},
+                In(*chain.backend_host)},
+               {"server/frontend/frontend", frontend_flags,
+                In(*chain.frontend_host)})
+        .IgnoreError();
+    ASSERT_NE(chain.servers.backend, nullptr) << "backend did not start";
+    ASSERT_NE(chain.servers.frontend, nullptr) << "frontend did not start";
+    const std::string& frontend_address = chain.servers.frontend_address;
 
     // 100 steps of 100 ms: 10 s of work, and no deadline.
     chain.client = Subprocess::Start(chain.client_host->Command(
@@ -205,7 +218,8 @@ class DeadClientHostTest : public DeadHostTest {
     ASSERT_NE(chain.client, nullptr);
     ASSERT_TRUE(WaitUntil(
         [&] {
-          return CallsInFlight(*chain.backend_host, chain.backend_address) == 1;
+          return CallsInFlight(*chain.backend_host,
+                               chain.servers.backend_address) == 1;
         },
         kStartTimeout))
         << "the call never reached the backend; client: "
@@ -221,9 +235,10 @@ TEST_F(DeadClientHostTest, KeepaliveFindsItAndTheBackendStopsTheWork) {
   ASSERT_NO_FATAL_FAILURE(StartCallAndCutTheClient(KeepaliveFlags(), chain));
 
   const absl::optional<std::string> backend_line =
-      chain.backend->WaitForLine("request_id=dead-client-host", kRunTimeout);
+      chain.servers.backend->WaitForLine("request_id=dead-client-host",
+                                         kRunTimeout);
   const absl::Duration noticed = absl::Now() - chain.cut_at;
-  ASSERT_TRUE(backend_line.has_value()) << chain.backend->output();
+  ASSERT_TRUE(backend_line.has_value()) << chain.servers.backend->output();
   RecordProperty("dead_client_noticed_ms",
                  static_cast<int>(absl::ToInt64Milliseconds(noticed)));
   SCOPED_TRACE(absl::StrCat("backend: ", *backend_line, "\nnoticed after ",
@@ -232,8 +247,9 @@ TEST_F(DeadClientHostTest, KeepaliveFindsItAndTheBackendStopsTheWork) {
   // Found out by keepalive, not by the end of the 10 s of work.
   EXPECT_LT(noticed, kNoticeBound);
   const absl::optional<std::string> frontend_line =
-      chain.frontend->WaitForLine("request_id=dead-client-host", kRunTimeout);
-  ASSERT_TRUE(frontend_line.has_value()) << chain.frontend->output();
+      chain.servers.frontend->WaitForLine("request_id=dead-client-host",
+                                          kRunTimeout);
+  ASSERT_TRUE(frontend_line.has_value()) << chain.servers.frontend->output();
   EXPECT_THAT(*frontend_line, HasSubstr("code=CANCELLED"));
 }
 
@@ -244,11 +260,12 @@ TEST_F(DeadClientHostTest, WithoutKeepaliveTheBackendWorksOnForNobody) {
   ASSERT_NO_FATAL_FAILURE(StartCallAndCutTheClient(
       {"--keepalive_time=24h", "--keepalive_timeout=1s"}, chain));
 
-  EXPECT_FALSE(
-      chain.backend->WaitForLine("request_id=dead-client-host", kNoticeBound)
-          .has_value())
-      << chain.backend->output();
-  EXPECT_EQ(CallsInFlight(*chain.backend_host, chain.backend_address), 1);
+  EXPECT_FALSE(chain.servers.backend
+                   ->WaitForLine("request_id=dead-client-host", kNoticeBound)
+                   .has_value())
+      << chain.servers.backend->output();
+  EXPECT_EQ(CallsInFlight(*chain.backend_host, chain.servers.backend_address),
+            1);
 }
 
 // The backend's host vanishes (a cut link). A call in flight ends by its
@@ -259,19 +276,21 @@ TEST_F(DeadHostTest, ADeadBackendHostFailsCallsFastOnceKeepaliveNotices) {
   const absl::optional<Host> frontend_host = AddHost("frontend");
   const absl::optional<Host> backend_host = AddHost("backend");
   ASSERT_TRUE(frontend_host && backend_host);
-  std::string backend_address;
-  auto backend =
-      StartServerIn(*backend_host, "server/backend/backend",
-                    {"--log=none", kAllowFrequentPings}, &backend_address);
-  ASSERT_NE(backend, nullptr) << "backend did not start";
-  std::vector<std::string> frontend_flags = {
-      absl::StrCat("--backend=", backend_address), "--log=none"};
+  std::vector<std::string> frontend_flags = {"--log=none"};
   frontend_flags.insert(frontend_flags.end(), KeepaliveFlags().begin(),
                         KeepaliveFlags().end());
-  std::string frontend_address;
-  auto frontend = StartServerIn(*frontend_host, "server/frontend/frontend",
-                                frontend_flags, &frontend_address);
-  ASSERT_NE(frontend, nullptr) << "frontend did not start";
+  ProcessChain chain;
+  // The launchers report a server that did not start; the assertions below
+  // stop the test.
+  chain
+      .Start({"server/backend/backend",
+              {"--log=none", kAllowFrequentPings},
+              In(*backend_host)},
+             {"server/frontend/frontend", frontend_flags, In(*frontend_host)})
+      .IgnoreError();
+  ASSERT_NE(chain.backend, nullptr) << "backend did not start";
+  ASSERT_NE(chain.frontend, nullptr) << "frontend did not start";
+  const std::string& frontend_address = chain.frontend_address;
   // The client runs in the frontend's host: only the backend's link is cut.
   const auto fetch = [&](absl::Duration deadline) {
     return RunClient(
@@ -334,23 +353,24 @@ TEST_F(DeadHostTest, ADeadBackendHostFailsCallsFastOnceKeepaliveNotices) {
 // SIGSTOP keeps its sockets (the kernel still completes TCP handshakes) but
 // answers nothing, neither calls nor pings.
 TEST(StoppedBackendTest, KeepaliveMarksItDownAndCallsFailFast) {
-  std::string backend_address;
-  auto backend = StartServerProcess(
-      {RunfilePath("server/backend/backend"), "--log=none", kAllowFrequentPings},
-      &backend_address);
-  ASSERT_NE(backend, nullptr) << "backend did not start";
-  std::vector<std::string> frontend_flags = {
-      RunfilePath("server/frontend/frontend"),
-      absl::StrCat("--backend=", backend_address), "--log=none"};
+  std::vector<std::string> frontend_flags = {"--log=none"};
   frontend_flags.insert(frontend_flags.end(), KeepaliveFlags().begin(),
                         KeepaliveFlags().end());
-  std::string frontend_address;
-  auto frontend = StartServerProcess(frontend_flags, &frontend_address);
-  ASSERT_NE(frontend, nullptr) << "frontend did not start";
+  ProcessChain chain;
+  // The assertions below say which server did not start.
+  chain
+      .Start({RunfilePath("server/backend/backend"),
+              {"--log=none", kAllowFrequentPings}},
+             {RunfilePath("server/frontend/frontend"), frontend_flags})
+      .IgnoreError();
+  ASSERT_NE(chain.backend, nullptr) << "backend did not start";
+  ASSERT_NE(chain.frontend, nullptr) << "frontend did not start";
+  Subprocess& backend = *chain.backend;
+  const std::string& frontend_address = chain.frontend_address;
   ClientRun run = RunClient(FetchFlags(frontend_address, absl::Seconds(2)));
   ASSERT_EQ(run.exit_status, kExitOk) << run.output;
 
-  backend->Signal(SIGSTOP);
+  backend.Signal(SIGSTOP);
   const absl::Time stopped_at = absl::Now();
   run = RunClient(FetchFlags(frontend_address, absl::Milliseconds(300)));
   EXPECT_EQ(run.exit_status, kExitDeadlineExceeded) << run.output;
@@ -374,7 +394,7 @@ TEST(StoppedBackendTest, KeepaliveMarksItDownAndCallsFailFast) {
   }
   EXPECT_LT(fastest, kFailFast);
 
-  backend->Signal(SIGCONT);
+  backend.Signal(SIGCONT);
   EXPECT_TRUE(WaitUntil(
       [&] {
         return RunClient(FetchFlags(frontend_address, absl::Seconds(2)))
@@ -478,8 +498,9 @@ TEST(KilledBackendTest, UnavailableComesAtOnceAndServiceReturnsWithin2s) {
 
   // Back on the same port: both channels must find it within a backoff.
   std::string restarted_address;
-  backend = StartServerProcess({RunfilePath("server/backend/backend"), "--log=none"},
-                               &restarted_address, backend_address);
+  backend =
+      StartServerProcess({RunfilePath("server/backend/backend"), "--log=none"},
+                         &restarted_address, backend_address);
   ASSERT_NE(backend, nullptr)
       << "backend did not restart on " << backend_address;
   const absl::Time restarted_at = absl::Now();
@@ -507,9 +528,10 @@ TEST(KeepalivePolicyTest, ABackendMustAllowItsCallersPings) {
       {RunfilePath("server/backend/backend"), "--log=none"}, &strict_address);
   ASSERT_NE(strict_backend, nullptr);
   std::string lenient_address;
-  auto lenient_backend = StartServerProcess(
-      {RunfilePath("server/backend/backend"), "--log=none", kAllowFrequentPings},
-      &lenient_address);
+  auto lenient_backend =
+      StartServerProcess({RunfilePath("server/backend/backend"), "--log=none",
+                          kAllowFrequentPings},
+                         &lenient_address);
   ASSERT_NE(lenient_backend, nullptr);
   std::unique_ptr<Subprocess> frontends[2];
   const std::string* backends[2] = {&strict_address, &lenient_address};

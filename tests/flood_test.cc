@@ -2,17 +2,19 @@
 // binaries: half-open streams do not stop the frontend from answering other
 // clients nor grow its memory without bound, and the serving limits end
 // them: the stream limit, keepalive, and the maximum connection age.
-#include "bench/flood.h"
-
 #include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/harness.h"
+#include "bench/hostile_peer.h"
 #include "gtest/gtest.h"
+#include "tests/support/process_chain.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_servers.h"
 
@@ -44,27 +46,21 @@ class FloodTest : public ::testing::Test {
     }
   }
 
-  // A backend and a frontend over it, both with `flags`; the frontend's
-  // address in frontend_.
+  // A backend and a frontend over it, both with `flags`, in chain_.
   void StartChain(const std::vector<std::string>& flags) {
-    std::vector<std::string> backend = {RunfilePath("server/backend/backend"),
-                                        "--log=none"};
-    backend.insert(backend.end(), flags.begin(), flags.end());
-    backend_process_ = StartServerProcess(backend, &backend_);
-    ASSERT_NE(backend_process_, nullptr);
-    std::vector<std::string> frontend = {RunfilePath("server/frontend/frontend"),
-                                         "--log=none",
-                                         absl::StrCat("--backend=", backend_)};
-    frontend.insert(frontend.end(), flags.begin(), flags.end());
-    frontend_process_ = StartServerProcess(frontend, &frontend_);
-    ASSERT_NE(frontend_process_, nullptr);
+    std::vector<std::string> with_flags = {"--log=none"};
+    with_flags.insert(with_flags.end(), flags.begin(), flags.end());
+    const absl::Status started =
+        chain_.Start({RunfilePath("server/backend/backend"), with_flags},
+                     {RunfilePath("server/frontend/frontend"), with_flags});
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   // An ordinary client's call to the frontend, on a connection of its own.
   void ExpectFrontendAnswers(absl::Duration within) {
     absl::Duration elapsed;
-    const grpc::Status status =
-        CallOnNewConnection(frontend_, ServerKind::kFrontend, within, &elapsed);
+    const grpc::Status status = CallOnNewConnection(
+        chain_.frontend_address, ServerKind::kFrontend, within, &elapsed);
     EXPECT_TRUE(status.ok())
         << status.error_code() << ": " << status.error_message();
     EXPECT_LT(elapsed, within);
@@ -75,7 +71,7 @@ class FloodTest : public ::testing::Test {
   google::protobuf::Struct FloodUntilClosed(std::vector<std::string> args,
                                             absl::Duration timeout) {
     args.push_back(kFetchPath);
-    auto peer = HostilePeer::Start(command_, frontend_, args);
+    auto peer = HostilePeer::Start(command_, chain_.frontend_address, args);
     EXPECT_NE(peer, nullptr);
     if (peer == nullptr) return {};
     EXPECT_TRUE(peer->WaitFor(timeout)) << "the server never closed it";
@@ -85,20 +81,17 @@ class FloodTest : public ::testing::Test {
   }
 
   HostilePeerCommand command_;
-  std::string backend_;
-  std::string frontend_;
-  std::unique_ptr<Subprocess> backend_process_;
-  std::unique_ptr<Subprocess> frontend_process_;
+  ProcessChain chain_;
 };
 
 TEST_F(FloodTest, HalfOpenFloodNeitherStopsTheFrontendNorGrowsItUnbounded) {
   constexpr int kStreams = 2000;
   ASSERT_NO_FATAL_FAILURE(StartChain({}));
   for (int i = 0; i < 5; ++i) ExpectFrontendAnswers(absl::Seconds(5));
-  const double at_rest = RssMegabytesOf(frontend_process_->pid());
+  const double at_rest = RssMegabytesOf(chain_.frontend->pid());
 
   auto peer = HostilePeer::Start(
-      command_, frontend_,
+      command_, chain_.frontend_address,
       {"--mode=halfopen", absl::StrCat("--streams=", kStreams), "--hold=60",
        "--respect_limit", kFetchPath});
   ASSERT_NE(peer, nullptr);
@@ -108,7 +101,7 @@ TEST_F(FloodTest, HalfOpenFloodNeitherStopsTheFrontendNorGrowsItUnbounded) {
   // Other clients are still answered, promptly (a bare call takes a few ms).
   for (int i = 0; i < 5; ++i) ExpectFrontendAnswers(absl::Seconds(2));
   // About 12 KB a held stream on this build; allow four times that.
-  const double grown = RssMegabytesOf(frontend_process_->pid()) - at_rest;
+  const double grown = RssMegabytesOf(chain_.frontend->pid()) - at_rest;
   EXPECT_LT(grown, kStreams * 0.05 * kMemoryFactor)
       << "MB for " << kStreams << " half-open streams";
 

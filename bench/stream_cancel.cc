@@ -1,5 +1,4 @@
-#include "bench/stream_bench.h"
-
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +7,7 @@
 #include "bench/distribution.h"
 #include "bench/harness.h"
 #include "bench/rows.h"
+#include "bench/scenarios.h"
 #include "client/calls.h"
 #include "common/time_util.h"
 
@@ -47,20 +47,15 @@ Section StreamCancel(const Config& config) {
   Section section{"stream_cancel",
                   "Stream cancel (a client cancels Frontend.FetchStream after "
                   "3 messages: to the end of the backend's stream)"};
-  BackendOptions backend;
-  backend.log = LogMode::kNone;
-  FrontendOptions frontend;
-  frontend.log = LogMode::kNone;
-  Servers servers(backend, frontend);
+  Servers servers(QuietBackend(), QuietFrontend());
   const int calls = config.quick ? 3 : 200;
   const absl::Time deadline = absl::Now() + absl::Hours(1);
 
   const auto through_frontend = [&](bool spin) {
     return [&servers, spin, deadline](const std::string& id) {
-      deadline::v1::FetchRequest request;
-      *request.mutable_work() = Work(100, absl::Milliseconds(10), spin);
-      return std::make_unique<FetchStreamCall>(servers.frontend(), request,
-                                               deadline, id);
+      return std::make_unique<FetchStreamCall>(
+          servers.frontend(), FetchOf(Work(100, absl::Milliseconds(10), spin)),
+          deadline, id);
     };
   };
   const Distribution sleep =

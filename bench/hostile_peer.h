@@ -1,9 +1,9 @@
-#ifndef DEADLINE_BENCH_FLOOD_H_
-#define DEADLINE_BENCH_FLOOD_H_
+#ifndef DEADLINE_BENCH_HOSTILE_PEER_H_
+#define DEADLINE_BENCH_HOSTILE_PEER_H_
 
-// Hostile HTTP/2 peers against the real servers: the flood benchmark, and
-// the pieces tests/flood_test shares with it (running bench/h2flood.py,
-// reading its report, and ordinary clients calling meanwhile).
+// Hostile HTTP/2 peers against the real servers, as the flood benchmark
+// (bench/flood.cc) and tests/flood_test run them: bench/h2flood.py, its
+// report, and ordinary clients calling meanwhile.
 
 #include <memory>
 #include <string>
@@ -16,8 +16,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "bench/benchmarks.h"
 #include "bench/distribution.h"
+#include "bench/harness.h"
 #include "google/protobuf/struct.pb.h"
 #include "grpcpp/support/status.h"
 #include "tests/support/subprocess.h"
@@ -70,29 +70,14 @@ class HostilePeer {
 // ("goaway.at_s"); NaN when absent or null.
 double ReportNumber(const google::protobuf::Struct& report,
                     absl::string_view path);
-// The sum of a field that maps names to counts ("resets"); 0 when absent.
-double ReportTotal(const google::protobuf::Struct& report,
-                   absl::string_view field);
 // What the server did with the peer's streams, in words: how many it held,
 // reset (by error code), answered (by grpc-status), GOAWAY, when it closed
 // the connection.
 std::string DescribeServerReaction(const google::protobuf::Struct& report);
 
-// Which service an ordinary client calls.
-enum class ServerKind {
-  kFrontend,  // Frontend.Fetch with no work (it calls its backend).
-  kBackend,   // Backend.Work with no work.
-};
-
-// One ordinary call to `address` on a connection of its own (a client
-// that is not the flooding peer), with `deadline`; `elapsed` gets its
-// latency, connecting included.
-grpc::Status CallOnNewConnection(const std::string& address, ServerKind kind,
-                                 absl::Duration deadline,
-                                 absl::Duration* elapsed);
-
 // Ordinary clients calling meanwhile: from a thread of its own, one call
-// every `interval` (CallOnNewConnection), until Stop(). Thread-safe.
+// every `interval` (CallOnNewConnection, bench/harness.h), until Stop().
+// Thread-safe.
 class Prober {
  public:
   struct Result {
@@ -123,12 +108,6 @@ class Prober {
   std::thread thread_;
 };
 
-// Half-open streams and rapid reset against the real backend and frontend
-// processes (`config.bin_dir`) with their default serving limits: RSS at
-// rest and at most, ordinary calls meanwhile, the rapid-reset rate. Skipped
-// (an Info row) without --bin_dir, python3 or python3-h2.
-Section Flood(const Config& config);
-
 }  // namespace deadline::bench
 
-#endif  // DEADLINE_BENCH_FLOOD_H_
+#endif  // DEADLINE_BENCH_HOSTILE_PEER_H_

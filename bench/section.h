@@ -1,8 +1,12 @@
-#ifndef DEADLINE_BENCH_BENCHMARKS_H_
-#define DEADLINE_BENCH_BENCHMARKS_H_
+#ifndef DEADLINE_BENCH_SECTION_H_
+#define DEADLINE_BENCH_SECTION_H_
+
+// What every benchmark takes (the run's Config) and gives (a Section of the
+// report: rows held to floors, figures, distributions, the analysis).
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/distribution.h"
@@ -13,8 +17,8 @@ struct Config {
   // Tiny counts and durations: proves every benchmark still runs (the test
   // suite's smoke mode); its numbers mean nothing.
   bool quick = false;
-  // Folder holding server/backend/backend and server/frontend/frontend (and bench/bare_chain),
-  // for the multi-process benchmarks; empty skips them.
+  // Folder holding server/backend/backend and server/frontend/frontend (and
+  // bench/bare_chain), for the multi-process benchmarks; empty skips them.
   std::string bin_dir;
   // h2load (Debian's nghttp2-client) for an independent throughput figure;
   // empty skips it.
@@ -39,6 +43,9 @@ struct Row {
 
 // One benchmark's results.
 struct Section {
+  Section(std::string id, std::string title)
+      : id(std::move(id)), title(std::move(title)) {}
+
   std::string id;
   std::string title;
   std::vector<Row> rows;
@@ -50,15 +57,6 @@ struct Section {
   std::string analysis;
 };
 
-Section HopOverhead(const Config& config);
-Section Throughput(const Config& config);
-Section DeadlineFidelity(const Config& config);
-Section StopLatency(const Config& config);
-Section WastedWork(const Config& config);
-Section BudgetAccuracy(const Config& config);
-Section CheckingCost(const Config& config);
-Section Scale(const Config& config);
-
 }  // namespace deadline::bench
 
-#endif  // DEADLINE_BENCH_BENCHMARKS_H_
+#endif  // DEADLINE_BENCH_SECTION_H_

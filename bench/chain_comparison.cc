@@ -1,37 +1,35 @@
-#include "bench/compare.h"
-
-#include <stdlib.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "bench/h2load.h"
 #include "bench/harness.h"
 #include "bench/rows.h"
+#include "bench/scenarios.h"
+#include "common/time_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "proto/deadline.grpc.pb.h"
+#include "tests/support/proc_stats.h"
+#include "tests/support/process_chain.h"
 #include "tests/support/subprocess.h"
 
 namespace deadline::bench {
 namespace {
 
-using testing::StartServerProcess;
+using testing::ProcessChain;
+using testing::ServerCommand;
 using testing::Subprocess;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -40,10 +38,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 struct Chain {
   std::string key;   // In figure names: "project", "bare", "go".
   std::string name;  // In the table.
-  std::unique_ptr<Subprocess> backend;
-  std::unique_ptr<Subprocess> frontend;
-  std::string backend_address;
-  std::string frontend_address;
+  ProcessChain processes;
   // Set for the project's chain only, which can refuse calls: h2load counts
   // HTTP 200s, which gRPC sends for errors too, so its OK answers are
   // counted from its backend's Stats. The other two cannot refuse.
@@ -62,39 +57,18 @@ struct Chain {
   int64_t http_200 = 0;
 };
 
-// Starts the chain's backend, then its frontend pointed at it.
-void Start(std::vector<std::string> backend_argv,
-           std::vector<std::string> frontend_argv, Chain& chain) {
-  chain.backend = StartServerProcess(backend_argv, &chain.backend_address);
-  if (chain.backend == nullptr) {
-    chain.failure = absl::StrCat(backend_argv[0], " did not start");
-    return;
-  }
-  frontend_argv.push_back(absl::StrCat("--backend=", chain.backend_address));
-  chain.frontend = StartServerProcess(frontend_argv, &chain.frontend_address);
-  if (chain.frontend == nullptr) {
-    chain.failure = absl::StrCat(frontend_argv[0], " did not start");
-  }
-}
-
-std::chrono::system_clock::time_point InFiveSeconds() {
-  return std::chrono::system_clock::now() + std::chrono::seconds(5);
-}
-
-// One Frontend.Fetch with an empty request, as h2load sends it.
-grpc::Status FetchOnce(const std::string& address) {
-  auto stub = deadline::v1::Frontend::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(InFiveSeconds());
-  deadline::v1::FetchReply reply;
-  return stub->Fetch(&context, deadline::v1::FetchRequest(), &reply);
+// Starts the chain's backend, then its frontend pointed at it; notes which
+// did not start in `chain.failure`.
+void Start(const ServerCommand& backend, const ServerCommand& frontend,
+           Chain& chain) {
+  const absl::Status started = chain.processes.Start(backend, frontend);
+  if (!started.ok()) chain.failure = std::string(started.message());
 }
 
 // The backend's calls_ok, or nullopt if Stats did not answer.
 absl::optional<int64_t> CallsOk(deadline::v1::Stats::Stub& stats) {
   grpc::ClientContext context;
-  context.set_deadline(InFiveSeconds());
+  context.set_deadline(ToGrpcDeadline(absl::Now() + absl::Seconds(5)));
   deadline::v1::StatsReply reply;
   if (!stats.GetStats(&context, {}, &reply).ok()) return absl::nullopt;
   return reply.calls_ok();
@@ -102,23 +76,7 @@ absl::optional<int64_t> CallsOk(deadline::v1::Stats::Stub& stats) {
 
 // CPU time (user + system) the process has used, in microseconds.
 double CpuMicros(const Subprocess& process) {
-  return CpuSecondsOf(process.pid()) * 1e6;
-}
-
-// h2load's times ("2.00s", "300.75ms", "389us") in microseconds; NaN for
-// anything else.
-double H2loadMicros(absl::string_view text) {
-  const std::pair<absl::string_view, double> units[] = {
-      {"us", 1}, {"ms", 1e3}, {"s", 1e6}};
-  for (const auto& [suffix, scale] : units) {
-    absl::string_view number = text;
-    double value = 0;
-    if (absl::ConsumeSuffix(&number, suffix) &&
-        absl::SimpleAtod(number, &value)) {
-      return value * scale;
-    }
-  }
-  return kNaN;
+  return testing::CpuSecondsOf(process.pid()) * 1e6;
 }
 
 // Every call carries a deadline, as calls into a deadline-aware chain do:
@@ -127,58 +85,19 @@ double H2loadMicros(absl::string_view text) {
 // only the project would arm them).
 constexpr char kTimeout[] = "5S";
 
-struct H2loadResult {
-  double seconds = 0;     // The measured duration.
-  int64_t succeeded = 0;  // HTTP 2xx answers.
-  double mean_us = kNaN;  // Mean time for a request.
-  std::string error;      // Set when the run failed.
-};
-
-// Runs h2load for `duration` against the frontend at `address`, with
-// `clients` connections of `streams` calls in flight each.
-H2loadResult RunH2load(const std::string& h2load, const std::string& body,
-                       const std::string& address, int clients, int streams,
+// Runs h2load for `duration` against the chain's frontend, with `clients`
+// connections of `streams` calls in flight each.
+H2loadResult FetchLoad(const std::string& h2load, const std::string& body,
+                       const Chain& chain, int clients, int streams,
                        absl::Duration duration) {
-  H2loadResult result;
-  auto process = Subprocess::Start(
-      {h2load, "-D", absl::StrCat(absl::ToInt64Milliseconds(duration), "ms"),
-       "-c", absl::StrCat(clients), "-m", absl::StrCat(streams), "-H",
-       "content-type: application/grpc", "-H", "te: trailers", "-H",
-       absl::StrCat("grpc-timeout: ", kTimeout), "-d", body,
-       absl::StrCat("http://", address, "/deadline.v1.Frontend/Fetch")});
-  if (process == nullptr) {
-    result.error = "h2load did not start";
-    return result;
-  }
-  const absl::optional<int> status =
-      process->Wait(duration + absl::Seconds(30));
-  if (status != 0) {
-    result.error = status.has_value() ? absl::StrCat("h2load exited ", *status)
-                                      : "h2load did not finish";
-    return result;
-  }
-  // finished in 2.00s, 3134.00 req/s, 156.22KB/s
-  // requests: 6268 total, 6269 started, 6268 done, 6268 succeeded, ...
-  //                      min         max         mean         sd
-  // time for request:      172us    102.02ms       308us      1.29ms
-  for (absl::string_view line : absl::StrSplit(process->output(), '\n')) {
-    line = absl::StripAsciiWhitespace(line);
-    if (absl::ConsumePrefix(&line, "finished in ")) {
-      result.seconds = H2loadMicros(line.substr(0, line.find(','))) / 1e6;
-    } else if (absl::ConsumePrefix(&line, "requests: ")) {
-      for (absl::string_view part : absl::StrSplit(line, ", ")) {
-        if (absl::ConsumeSuffix(&part, " succeeded")) {
-          absl::SimpleAtoi(part, &result.succeeded);
-        }
-      }
-    } else if (absl::ConsumePrefix(&line, "time for request:")) {
-      const std::vector<absl::string_view> cells =
-          absl::StrSplit(line, ' ', absl::SkipWhitespace());
-      if (cells.size() >= 3) result.mean_us = H2loadMicros(cells[2]);
-    }
-  }
-  if (!(result.seconds > 0)) result.error = "h2load printed no duration";
-  return result;
+  return RunH2load(
+      h2load, body,
+      absl::StrCat("http://", chain.processes.frontend_address,
+                   "/deadline.v1.Frontend/Fetch"),
+      {"-D", absl::StrCat(absl::ToInt64Milliseconds(duration), "ms"), "-c",
+       absl::StrCat(clients), "-m", absl::StrCat(streams), "-H",
+       absl::StrCat("grpc-timeout: ", kTimeout)},
+      duration + absl::Seconds(30));
 }
 
 // The median of the values that are numbers; NaN if there are none.
@@ -218,33 +137,6 @@ std::string Shown(const std::vector<double>& rounds,
 }
 
 std::string PerSecond(double rate) { return absl::StrFormat("%.0f/s", rate); }
-std::string Micros(double us) { return absl::StrFormat("%.0f us", us); }
-
-// Removes the file when it goes out of scope.
-struct TempFile {
-  std::string path;
-  ~TempFile() {
-    if (!path.empty()) unlink(path.c_str());
-  }
-};
-
-// A file holding one empty FetchRequest, gRPC-framed: a zero compression
-// flag and a zero big-endian 4-byte length. Empty path on failure.
-std::string WriteEmptyFetchBody() {
-  const char* tmp = getenv("TMPDIR");
-  std::string path =
-      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/bench-empty-fetch-XXXXXX");
-  const int fd = mkstemp(path.data());
-  if (fd < 0) return "";
-  const char frame[5] = {0, 0, 0, 0, 0};
-  const bool written = write(fd, frame, sizeof(frame)) == sizeof(frame);
-  close(fd);
-  if (!written) {
-    unlink(path.c_str());
-    return "";
-  }
-  return path;
-}
 
 constexpr char kMethod[] =
     "Each chain runs as two processes of its own, and h2load (a separate C "
@@ -286,24 +178,27 @@ Section ChainComparison(const Config& config) {
 
   std::vector<Chain> chains(config.go_chain.empty() ? 2 : 3);
   chains[0].key = "project";
-  chains[0].name = "project chain (server/frontend/frontend -> server/backend/backend)";
-  Start({absl::StrCat(config.bin_dir, "/server/backend/backend"), "--log=none"},
-        {absl::StrCat(config.bin_dir, "/server/frontend/frontend"), "--log=none"},
-        chains[0]);
+  chains[0].name =
+      "project chain (server/frontend/frontend -> server/backend/backend)";
+  Start(
+      {absl::StrCat(config.bin_dir, "/server/backend/backend"), {"--log=none"}},
+      {absl::StrCat(config.bin_dir, "/server/frontend/frontend"),
+       {"--log=none"}},
+      chains[0]);
   chains[1].key = "bare";
   chains[1].name = "bare C++ chain (bench/bare_chain)";
   const std::string bare = absl::StrCat(config.bin_dir, "/bench/bare_chain");
-  Start({bare, "--role=backend"}, {bare, "--role=frontend"}, chains[1]);
+  Start({bare, {"--role=backend"}}, {bare, {"--role=frontend"}}, chains[1]);
   if (!config.go_chain.empty()) {
     chains[2].key = "go";
     chains[2].name = "Go chain (bench/go_chain, grpc-go 1.33)";
-    Start({config.go_chain, "--role=backend"},
-          {config.go_chain, "--role=frontend"}, chains[2]);
+    Start({config.go_chain, {"--role=backend"}},
+          {config.go_chain, {"--role=frontend"}}, chains[2]);
   }
   Chain& project = chains[0];
   if (project.failure.empty()) {
     project.stats = deadline::v1::Stats::NewStub(grpc::CreateChannel(
-        project.backend_address, grpc::InsecureChannelCredentials()));
+        project.processes.backend_address, grpc::InsecureChannelCredentials()));
   }
 
   // Every chain must answer OK before its figures mean anything.
@@ -311,7 +206,11 @@ Section ChainComparison(const Config& config) {
   bool all_ok = true;
   for (Chain& chain : chains) {
     if (chain.failure.empty()) {
-      const grpc::Status status = FetchOnce(chain.frontend_address);
+      // One Frontend.Fetch with an empty request, as h2load sends it.
+      absl::Duration elapsed;
+      const grpc::Status status = CallOnNewConnection(
+          chain.processes.frontend_address, ServerKind::kFrontend,
+          absl::Seconds(5), &elapsed);
       if (!status.ok()) {
         chain.failure = absl::StrCat("Fetch answered ", status.error_code(),
                                      ": ", status.error_message());
@@ -335,8 +234,8 @@ Section ChainComparison(const Config& config) {
              "nghttp2-client)"));
     return section;
   }
-  const TempFile body{WriteEmptyFetchBody()};
-  if (body.path.empty()) {
+  const EmptyRequestFile body;
+  if (body.path().empty()) {
     section.rows.push_back(
         Info("h2load runs", "skipped (cannot write the request body file)"));
     return section;
@@ -354,14 +253,13 @@ Section ChainComparison(const Config& config) {
   // Warm-up: connections, each frontend's channel to its backend, caches.
   for (Chain& chain : chains) {
     if (!measured(chain)) continue;
-    note(chain, RunH2load(config.h2load, body.path, chain.frontend_address, 4,
-                          8, run / 2));
+    note(chain, FetchLoad(config.h2load, body.path(), chain, 4, 8, run / 2));
   }
   for (int round = 0; round < rounds; ++round) {
     for (Chain& chain : chains) {
       if (!measured(chain)) continue;
-      const H2loadResult result = RunH2load(config.h2load, body.path,
-                                            chain.frontend_address, 1, 1, run);
+      const H2loadResult result =
+          FetchLoad(config.h2load, body.path(), chain, 1, 1, run);
       note(chain, result);
       chain.latency_us.push_back(result.error.empty() ? result.mean_us : kNaN);
     }
@@ -369,12 +267,14 @@ Section ChainComparison(const Config& config) {
       if (!measured(chain)) continue;
       absl::optional<int64_t> ok_before;
       if (chain.stats != nullptr) ok_before = CallsOk(*chain.stats);
-      const double frontend_cpu = CpuMicros(*chain.frontend);
-      const double backend_cpu = CpuMicros(*chain.backend);
-      const H2loadResult result = RunH2load(config.h2load, body.path,
-                                            chain.frontend_address, 4, 8, run);
-      const double frontend_used = CpuMicros(*chain.frontend) - frontend_cpu;
-      const double backend_used = CpuMicros(*chain.backend) - backend_cpu;
+      const Subprocess& frontend = *chain.processes.frontend;
+      const Subprocess& backend = *chain.processes.backend;
+      const double frontend_cpu = CpuMicros(frontend);
+      const double backend_cpu = CpuMicros(backend);
+      const H2loadResult result =
+          FetchLoad(config.h2load, body.path(), chain, 4, 8, run);
+      const double frontend_used = CpuMicros(frontend) - frontend_cpu;
+      const double backend_used = CpuMicros(backend) - backend_cpu;
       note(chain, result);
       int64_t answered = result.succeeded;
       if (chain.stats != nullptr) {
