@@ -9,6 +9,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "absl/types/optional.h"
 #include "client/calls.h"
 #include "gmock/gmock.h"
 #include "grpcpp/server.h"
@@ -102,11 +103,14 @@ TEST(AuditTest, AuditsAreOffByDefault) {
   EXPECT_EQ(backend.stats().records, 0);
 }
 
-// A backend whose Record takes `delay` (its Work is unimplemented: the
-// Fetch fails at once, and its audit goes out all the same).
+// A backend whose Record takes `delay`, and whose Work takes `work_delay`
+// whatever its deadline (by default Work is unimplemented: the Fetch fails
+// at once, and its audit goes out all the same).
 class SlowRecords final : public deadline::v1::Backend::CallbackService {
  public:
-  explicit SlowRecords(absl::Duration delay) : delay_(delay) {
+  explicit SlowRecords(absl::Duration delay,
+                       absl::optional<absl::Duration> work_delay = {})
+      : delay_(delay), work_delay_(work_delay) {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -131,11 +135,27 @@ class SlowRecords final : public deadline::v1::Backend::CallbackService {
     });
     return reactor;
   }
+  grpc::ServerUnaryReactor* Work(grpc::CallbackServerContext* context,
+                                 const deadline::v1::WorkRequest*,
+                                 deadline::v1::WorkReply*) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (!work_delay_.has_value()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, ""));
+      return reactor;
+    }
+    absl::MutexLock lock(&mu_);
+    threads_.emplace_back([this, reactor] {
+      absl::SleepFor(*work_delay_);
+      reactor->Finish(grpc::Status::OK);
+    });
+    return reactor;
+  }
   const std::string& address() const { return address_; }
   int records() const { return records_.load(); }
 
  private:
   const absl::Duration delay_;
+  const absl::optional<absl::Duration> work_delay_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   absl::Mutex mu_;
@@ -173,6 +193,36 @@ TEST(AuditTest, ShutdownWaitsForAuditsWithinTheGrace) {
   FetchCall(second.stub(), request, absl::Now() + absl::Seconds(5)).Wait();
   second.Stop(absl::ZeroDuration());
   EXPECT_FALSE(second.service().WaitForAudits(absl::Now()));
+}
+
+// Go: the function that set a timeout handles its expiry; one that gets
+// DEADLINE_EXCEEDED because its caller's deadline passed returns it as it
+// is. The frontend sets its audit's deadline itself (--audit_deadline):
+// when that fires, the frontend handles it (the record counts as lost) and
+// its caller never hears of it. A Fetch's deadline is its caller's: when
+// it passes, the frontend passes DEADLINE_EXCEEDED up to the client, whose
+// deadline it was, and which turns it into its answer.
+TEST(AuditTest, TheHopThatSetATimeoutHandlesItAndPassesItsCallersUp) {
+  SlowRecords backend(absl::Milliseconds(500), absl::Milliseconds(300));
+  FrontendOptions options = Audited(AuditMode::kDetached);
+  options.audit_deadline = absl::Milliseconds(100);
+  TestFrontend frontend(backend.address(), options);
+  FetchRequest request;
+  *request.mutable_work() = Work(1, absl::Milliseconds(1));
+
+  const FetchOutcome ok =
+      FetchCall(frontend.stub(), request, absl::Now() + absl::Seconds(5))
+          .Wait();
+  EXPECT_TRUE(ok.status.ok()) << ok.status.error_message();
+  EXPECT_TRUE(WaitUntil([&] { return frontend.stats().records_failed == 1; }));
+  EXPECT_EQ(frontend.stats().records, 0);
+
+  const FetchOutcome late =
+      FetchCall(frontend.stub(), request, absl::Now() + absl::Milliseconds(150))
+          .Wait();
+  EXPECT_EQ(late.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(late.status.error_message(), ::testing::HasSubstr("frontend"));
+  EXPECT_LT(late.elapsed, absl::Milliseconds(300)) << "it waited for the work";
 }
 
 }  // namespace

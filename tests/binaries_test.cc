@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -38,14 +40,14 @@ class BinariesTest : public ::testing::Test {
   void StartChain(std::vector<std::string> frontend_flags = {}) {
     // Roomier margins than the defaults (2 ms and 10 ms): each hop's
     // explanation must beat its caller's own timer even on a busy machine.
-    backend_ = StartServer("server/backend/backend", {"--log=all", "--reserve=20ms"},
-                           &backend_address_);
+    backend_ = StartServer("server/backend/backend",
+                           {"--log=all", "--reserve=20ms"}, &backend_address_);
     ASSERT_NE(backend_, nullptr) << "backend did not start";
     frontend_flags.push_back(absl::StrCat("--backend=", backend_address_));
     frontend_flags.push_back("--reserve=50ms");
     frontend_flags.push_back("--log=all");
-    frontend_ =
-        StartServer("server/frontend/frontend", frontend_flags, &frontend_address_);
+    frontend_ = StartServer("server/frontend/frontend", frontend_flags,
+                            &frontend_address_);
     ASSERT_NE(frontend_, nullptr) << "frontend did not start";
   }
 
@@ -114,6 +116,61 @@ TEST_F(BinariesTest, AbsoluteDeadlineWorksLikeARelativeOne) {
                       &output),
             14)
       << output;
+}
+
+// The budgets the client prints after an OK Fetch: its own, the
+// frontend's at arrival and forwarded, and the backend's at arrival.
+struct Budgets {
+  absl::Duration client, frontend, forwarded, backend;
+};
+
+absl::optional<Budgets> BudgetsIn(const std::string& output) {
+  // "budgets: client 3s -> frontend 2.99s at arrival, forwarded 2.9s ->
+  // backend 2.89s at arrival, 3 steps done"
+  const size_t begin = output.find("budgets: client ");
+  if (begin == std::string::npos) return absl::nullopt;
+  const std::vector<std::string> words = absl::StrSplit(
+      output.substr(begin, output.find('\n', begin) - begin), ' ');
+  if (words.size() < 13 || words[4] != "frontend" || words[8] != "forwarded" ||
+      words[11] != "backend") {
+    return absl::nullopt;
+  }
+  Budgets budgets;
+  if (!absl::ParseDuration(words[2], &budgets.client) ||
+      !absl::ParseDuration(words[5], &budgets.frontend) ||
+      !absl::ParseDuration(words[9], &budgets.forwarded) ||
+      !absl::ParseDuration(words[12], &budgets.backend)) {
+    return absl::nullopt;
+  }
+  return budgets;
+}
+
+// --deadline_at is turned into a timeout when the call starts; each hop
+// then sees what is left of that one instant, less its caller's reserve.
+TEST_F(BinariesTest, AnAbsoluteDeadlineReachesEachHopAsWhatIsLeftOfIt) {
+  StartChain();
+  const absl::Time at = absl::Now() + absl::Seconds(3);
+  std::string output;
+  ASSERT_EQ(RunClient({absl::StrCat("--deadline_at=",
+                                    absl::FormatTime(absl::RFC3339_full, at,
+                                                     absl::UTCTimeZone())),
+                       "--steps=3", "--step=1ms"},
+                      &output),
+            0)
+      << output;
+  const absl::optional<Budgets> budgets = BudgetsIn(output);
+  ASSERT_TRUE(budgets.has_value()) << output;
+  SCOPED_TRACE(output);
+  // The client's budget is `at` less the time it took to start.
+  EXPECT_LE(budgets->client, absl::Seconds(3));
+  EXPECT_GT(budgets->client, absl::Seconds(2));
+  // gRPC sends timeouts from 1 to 10 s in 10 ms units, rounded up.
+  EXPECT_LE(budgets->frontend, budgets->client + absl::Milliseconds(10));
+  EXPECT_GT(budgets->frontend, budgets->client - absl::Milliseconds(500));
+  // The frontend keeps back its reserve (50 ms here) and the arrival slack.
+  EXPECT_LE(budgets->forwarded, budgets->frontend - absl::Milliseconds(50));
+  EXPECT_LE(budgets->backend, budgets->forwarded + absl::Milliseconds(10));
+  EXPECT_GT(budgets->backend, budgets->forwarded - absl::Milliseconds(500));
 }
 
 TEST_F(BinariesTest, CancelAfterExitsWithCancelledAndStopsTheBackend) {

@@ -349,6 +349,102 @@ TEST_F(DeadHostTest, ADeadBackendHostFailsCallsFastOnceKeepaliveNotices) {
       static_cast<int>(absl::ToInt64Milliseconds(absl::Now() - restored_at)));
 }
 
+// The budget the frontend saw at arrival, from the client's "budgets:"
+// line ("-> frontend 4.12s at arrival"); nullopt if it printed none.
+absl::optional<absl::Duration> FrontendBudget(const std::string& output) {
+  const size_t at = output.find(" -> frontend ");
+  if (at == std::string::npos) return absl::nullopt;
+  const size_t begin = at + 13;
+  absl::Duration budget;
+  if (!absl::ParseDuration(
+          output.substr(begin, output.find(' ', begin) - begin), &budget)) {
+    return absl::nullopt;
+  }
+  return budget;
+}
+
+// grpc's doc/wait-for-ready.md: a call without wait-for-ready fails fast
+// only while its channel is in TRANSIENT_FAILURE; through IDLE and
+// CONNECTING it waits. A host that refuses the connection (its kernel
+// answers RST) puts the channel there at once. A host that drops the
+// packets (a cut link) keeps its first connection attempt CONNECTING, and
+// gRPC's own connect timeout is 20 s: the call waits out its whole
+// deadline, with wait-for-ready or without.
+TEST_F(DeadHostTest, ABlackHoledFirstConnectUsesTheWholeDeadline) {
+  const absl::optional<Host> client_host = AddHost("client");
+  const absl::optional<Host> silent_host = AddHost("silent");
+  ASSERT_TRUE(client_host && silent_host);
+  // Nothing listens there.
+  const std::string target = absl::StrCat(silent_host->address(), ":50051");
+  const auto fetch = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv =
+        FetchFlags(target, absl::Milliseconds(1500));
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunClient(client_host->Command(argv));
+  };
+
+  ClientRun run = fetch({});
+  EXPECT_EQ(run.exit_status, kExitUnavailable) << run.output;
+  EXPECT_LT(run.elapsed, absl::Seconds(1)) << run.output;
+
+  ASSERT_TRUE(network_->CutLink(*silent_host).ok());
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{},
+        std::vector<std::string>{"--wait_for_ready"}}) {
+    SCOPED_TRACE(extra.empty() ? "fail fast" : "wait for ready");
+    run = fetch(extra);
+    EXPECT_EQ(run.exit_status, kExitDeadlineExceeded) << run.output;
+    EXPECT_GE(run.elapsed, absl::Milliseconds(1450)) << run.output;
+  }
+}
+
+// The first call on a channel pays for its connection: name resolution,
+// the TCP handshake (and TLS) come out of that call's deadline. Here the
+// frontend's host is unreachable when the client starts and comes back
+// 300 ms later: the lost SYN is sent again after Linux's initial
+// retransmission timeout (1 s), and the call, OK in the end, reaches the
+// frontend with a second less than a call that found the host up.
+TEST_F(DeadHostTest, TheFirstCallPaysForItsConnection) {
+  const absl::optional<Host> client_host = AddHost("client");
+  const absl::optional<Host> server_host = AddHost("server");
+  ASSERT_TRUE(client_host && server_host);
+  std::string backend_address;
+  auto backend = StartServerIn(*server_host, "server/backend/backend",
+                               {"--log=none"}, &backend_address);
+  ASSERT_NE(backend, nullptr) << "backend did not start";
+  std::string frontend_address;
+  auto frontend =
+      StartServerIn(*server_host, "server/frontend/frontend",
+                    {absl::StrCat("--backend=", backend_address), "--log=none"},
+                    &frontend_address);
+  ASSERT_NE(frontend, nullptr) << "frontend did not start";
+  const std::vector<std::string> flags =
+      FetchFlags(frontend_address, absl::Seconds(5));
+
+  ClientRun run = RunClient(client_host->Command(flags));
+  ASSERT_EQ(run.exit_status, kExitOk) << run.output;
+  const absl::optional<absl::Duration> up = FrontendBudget(run.output);
+  ASSERT_TRUE(up.has_value()) << run.output;
+  EXPECT_GT(*up, absl::Milliseconds(4500)) << run.output;
+
+  ASSERT_TRUE(network_->CutLink(*server_host).ok());
+  auto client = Subprocess::Start(client_host->Command(flags));
+  ASSERT_NE(client, nullptr);
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE(network_->RestoreLink(*server_host).ok());
+  ASSERT_EQ(client->Wait(kRunTimeout).value_or(-1), kExitOk)
+      << client->output();
+  const absl::optional<absl::Duration> after_a_lost_syn =
+      FrontendBudget(client->output());
+  ASSERT_TRUE(after_a_lost_syn.has_value()) << client->output();
+  RecordProperty(
+      "budget_after_a_lost_syn_ms",
+      static_cast<int>(absl::ToInt64Milliseconds(*after_a_lost_syn)));
+  EXPECT_LT(*after_a_lost_syn, *up - absl::Milliseconds(700))
+      << client->output();
+  EXPECT_GT(*after_a_lost_syn, absl::Seconds(2)) << client->output();
+}
+
 // The same on loopback, where any test can run: a backend stopped with
 // SIGSTOP keeps its sockets (the kernel still completes TCP handshakes) but
 // answers nothing, neither calls nor pings.

@@ -14,6 +14,15 @@ target's srcs (a `def test_...` of that class in a Python test). Names of
 work not landed yet are listed in PLANNED, and must not exist yet: once
 one lands, remove it (and its "(coming)" in the guide).
 
+The counts the guide states at its top ("Part one has N ideas and part
+two M pitfalls"), and the README repeats, match its numbered headings.
+
+Every grpc/grpc issue or pull request that the guide or the README cites
+(as a github.com/grpc/grpc link or as grpc/grpc#N) has a row in
+docs/citations.md with its evidence: a file:line of gRPC 1.51.1's source,
+or the thread's own words in quotes. Every row there is cited, and no
+issue number appears bare, without its repository.
+
 The repository is read where this script's runfile points (the source
 tree), so tests/BUILD tags it "external": it always runs, never from the
 cache.
@@ -26,11 +35,16 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 GUIDE = os.path.join(ROOT, "docs", "guide.md")
+README = os.path.join(ROOT, "README.md")
+CITATIONS = os.path.join(ROOT, "docs", "citations.md")
 
 # Names the guide uses for work being built on other branches now. Each
 # fails the check until it lands; then the check fails until it is removed
 # from here.
-PLANNED: set = set()
+PLANNED = {
+    # The edge proxy (nginx in front of the frontend) of pitfall 21.
+    "//tests:edge_proxy_test",
+}
 
 # Code spans that look like paths but name other people's files.
 FOREIGN_PREFIXES = ("grpcpp/", "grpc/", "absl/", "google/", "/usr/")
@@ -175,6 +189,78 @@ def references(line):
     return found
 
 
+GRPC_CITATION = re.compile(
+    r"github\.com/grpc/grpc/(?:issues|pull)/(\d+)|\bgrpc/grpc#(\d+)")
+BARE_NUMBER = re.compile(r"#(\d{3,})\b")
+CITATION_ROW = re.compile(r"^\| grpc/grpc#(\d+) \|([^|]*)\|(.*)\|\s*$", re.M)
+SOURCE_LINE = re.compile(r"[\w./-]+\.(?:cc|h|md|proto|py):\d+")
+QUOTE = re.compile(r"\"[^\"]{8,}\"")
+COUNTS = re.compile(r"Part one has (\d+) ideas and part two (\d+) pitfalls")
+README_COUNTS = re.compile(r"\((\d+) ideas\) and the pitfalls \((\d+)\)")
+NUMBERED = re.compile(r"^### (\d+)\. ", re.M)
+
+
+def cited_numbers(text):
+    """The grpc/grpc issue and pull request numbers `text` cites."""
+    return {int(a or b) for a, b in GRPC_CITATION.findall(text)}
+
+
+def bare_numbers(text):
+    """Issue-like numbers (#123) in `text` that no grpc/grpc citation of
+    the same text accounts for."""
+    cited = cited_numbers(text)
+    return {int(n) for n in BARE_NUMBER.findall(text)} - cited
+
+
+def citation_rows(text):
+    """{number: evidence} of the table rows of docs/citations.md."""
+    return {int(number): evidence.strip()
+            for number, _, evidence in CITATION_ROW.findall(text)}
+
+
+def check_citations(cited, rows):
+    """Error messages: a cited number without a row, a row without
+    evidence, a row nobody cites."""
+    errors = []
+    for number in sorted(cited - set(rows)):
+        errors.append(f"grpc/grpc#{number} is cited but not in "
+                      "docs/citations.md")
+    for number, evidence in sorted(rows.items()):
+        if not (SOURCE_LINE.search(evidence) or QUOTE.search(evidence)):
+            errors.append(f"grpc/grpc#{number}: its row has no file:line "
+                          "and no quote")
+        if number not in cited:
+            errors.append(f"grpc/grpc#{number}: listed in docs/citations.md "
+                          "but cited nowhere")
+    return errors
+
+
+def check_counts(guide, readme):
+    """Error messages when the counts stated at the top of the guide, or
+    in the README, differ from the guide's numbered headings (each part
+    numbered 1, 2, ... N)."""
+    part_one = guide.split("## Part one", 1)[-1].split("## Part two", 1)[0]
+    part_two = guide.split("## Part two", 1)[-1].split("\n## ", 1)[0]
+    actual = []
+    errors = []
+    for name, part in (("part one", part_one), ("part two", part_two)):
+        numbers = [int(n) for n in NUMBERED.findall(part)]
+        if numbers != list(range(1, len(numbers) + 1)):
+            errors.append(f"{name} is not numbered 1 to N: {numbers}")
+        actual.append(len(numbers))
+    for where, pattern, text in (("guide", COUNTS, guide),
+                                 ("README", README_COUNTS, readme)):
+        match = pattern.search(text)
+        if not match:
+            errors.append(f"the {where} states no counts of ideas and "
+                          "pitfalls")
+        elif [int(match.group(1)), int(match.group(2))] != actual:
+            errors.append(f"the {where} says {match.group(1)} ideas and "
+                          f"{match.group(2)} pitfalls; the guide has "
+                          f"{actual[0]} and {actual[1]}")
+    return errors
+
+
 def check_line(line, planned=frozenset(PLANNED)):
     """(errors, planned names used, references checked) for one line."""
     errors, used, count = [], set(), 0
@@ -216,6 +302,56 @@ class GuideLinksTest(unittest.TestCase):
         self.assertGreater(tests, 80)
         self.assertEqual(PLANNED - used, set(),
                          "PLANNED names the guide no longer uses")
+
+    def test_the_counts_match_the_headings(self):
+        errors = check_counts(read(GUIDE), read(README))
+        self.assertEqual(errors, [], "\n" + "\n".join(errors))
+
+    def test_every_grpc_citation_is_listed_with_its_evidence(self):
+        guide, readme = read(GUIDE), read(README)
+        cited = cited_numbers(guide) | cited_numbers(readme)
+        rows = citation_rows(read(CITATIONS))
+        errors = check_citations(cited, rows)
+        for where, text in (("docs/guide.md", guide), ("README.md", readme)):
+            errors += [f"{where}: #{n} is cited without its repository"
+                       for n in sorted(bare_numbers(text))]
+        self.assertEqual(errors, [], "\n" + "\n".join(errors))
+        # The parsers found what is there (not nothing, silently).
+        self.assertGreater(len(cited), 15)
+        self.assertEqual(len(rows), len(cited))
+
+    def test_a_bad_citation_of_each_kind_fails(self):
+        rows = citation_rows(
+            "| citation | cited for | evidence |\n"
+            "| grpc/grpc#1 | x | `src/core/lib/surface/call.cc:768` |\n"
+            "| grpc/grpc#2 | x | the maintainer said no |\n"
+            "| grpc/grpc#3 | x | issue: \"we will not do this, ever\" |\n")
+        self.assertEqual(set(rows), {1, 2, 3})
+        errors = check_citations({1, 2, 3, 4}, rows)
+        self.assertEqual(len(errors), 2, errors)
+        self.assertIn("grpc/grpc#4 is cited but not", errors[0])
+        self.assertIn("grpc/grpc#2: its row has no file:line", errors[1])
+        self.assertIn("cited nowhere", check_citations({1}, {1: "a.cc:1",
+                                                            5: "b.h:2"})[0])
+        text = ("[#10](https://github.com/grpc/grpc/pull/10), grpc/grpc#11 "
+                "and [#12](https://github.com/other/repo/issues/12), #123")
+        self.assertEqual(cited_numbers(text), {10, 11})
+        self.assertEqual(bare_numbers(text), {123})
+
+    def test_wrong_counts_fail(self):
+        guide = ("Part one has 2 ideas and part two 1 pitfalls.\n"
+                 "## Part one\n### 1. a\n### 2. b\n### Unnumbered\n"
+                 "## Part two: pitfalls\n### 1. c\n## Sources\n### 7. d\n")
+        self.assertEqual(
+            check_counts(guide, "(2 ideas) and the pitfalls (1)"), [])
+        errors = check_counts(guide.replace("has 2 ideas", "has 3 ideas"),
+                              "(2 ideas) and the pitfalls (2)")
+        self.assertEqual(len(errors), 2, errors)
+        self.assertIn("the guide says 3 ideas", errors[0])
+        self.assertIn("the README says 2 ideas and 2 pitfalls", errors[1])
+        self.assertIn("not numbered",
+                      check_counts(guide.replace("### 2. b", "### 3. b"),
+                                   "")[0])
 
     def test_a_bad_name_of_each_kind_fails(self):
         bad = {

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <set>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -14,7 +16,11 @@
 #include "absl/time/time.h"
 #include "common/time_util.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
 #include "gtest/gtest.h"
 #include "proto/deadline.grpc.pb.h"
 #include "server/serving/server_runner.h"
@@ -23,6 +29,7 @@
 namespace deadline::testing {
 namespace {
 
+using deadline::v1::WorkProgress;
 using deadline::v1::WorkReply;
 using deadline::v1::WorkRequest;
 
@@ -181,6 +188,230 @@ TEST(SyncShutdownTest, WaitsForAHandlerThatIgnoresCancellation) {
 TEST(SyncShutdownTest, EndsNearItsDeadlineWhenHandlersCheck) {
   SlowSyncBackend checks(/*checks=*/true);
   EXPECT_LT(ShutdownWithACallInFlight(checks), absl::Milliseconds(1000));
+}
+
+// THE PITFALL: a server-side TryCancel() that comes after the handler's
+// OK. The header (grpcpp/server_context.h, above TryCancel) warns that the
+// RPC "may still appear successful to the client" and that a handler that
+// calls TryCancel() must itself finish with CANCELLED. Here the OK is
+// already on its way when TryCancel() runs (in OnDone(), the last moment
+// the context is valid): the client keeps its OK.
+class CancelsAfterItsOk final : public deadline::v1::Backend::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* Work(grpc::CallbackServerContext* context,
+                                 const WorkRequest*, WorkReply*) override {
+    return new Reactor(context, this);
+  }
+  bool tried() const { return tried_.load(); }
+
+ private:
+  class Reactor final : public grpc::ServerUnaryReactor {
+   public:
+    Reactor(grpc::CallbackServerContext* context, CancelsAfterItsOk* service)
+        : context_(context), service_(service) {
+      Finish(grpc::Status::OK);
+    }
+    void OnDone() override {
+      context_->TryCancel();  // THE PITFALL: too late to change the answer.
+      service_->tried_.store(true);
+      delete this;
+    }
+
+   private:
+    grpc::CallbackServerContext* const context_;
+    CancelsAfterItsOk* const service_;
+  };
+  std::atomic<bool> tried_{false};
+};
+
+// The right way: TryCancel(), then finish with CANCELLED, as the handler's
+// own answer.
+class CancelsAndSaysSo final : public deadline::v1::Backend::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* Work(grpc::CallbackServerContext* context,
+                                 const WorkRequest*, WorkReply*) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    context->TryCancel();
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the server"));
+    return reactor;
+  }
+};
+
+grpc::Status WorkOnce(deadline::v1::Backend::Stub& stub) {
+  grpc::ClientContext context;
+  context.set_deadline(ToGrpcDeadline(absl::Now() + absl::Seconds(20)));
+  WorkReply reply;
+  return stub.Work(&context, Work(0, absl::ZeroDuration()), &reply);
+}
+
+TEST(ServerTryCancelTest, OneThatComesAfterTheOkLeavesTheClientWithOk) {
+  CancelsAfterItsOk service;
+  RunningServer running = MustStart(service);
+  auto stub = deadline::v1::Backend::NewStub(ChannelTo(running.address));
+  EXPECT_TRUE(WorkOnce(*stub).ok());
+  EXPECT_TRUE(WaitUntil([&] { return service.tried(); }));
+  StopServer(*running.server, absl::ZeroDuration(), absl::ZeroDuration());
+}
+
+TEST(ServerTryCancelTest, FinishingWithCancelledIsWhatTheClientSees) {
+  CancelsAndSaysSo service;
+  RunningServer running = MustStart(service);
+  auto stub = deadline::v1::Backend::NewStub(ChannelTo(running.address));
+  EXPECT_EQ(WorkOnce(*stub).error_code(), grpc::StatusCode::CANCELLED);
+  StopServer(*running.server, absl::ZeroDuration(), absl::ZeroDuration());
+}
+
+// grpc/grpc#31403: TryCancel() on a ServerContext whose call never started
+// (here, one made by hand) dereferences a call that does not exist. The
+// maintainers' answer: not a bug, not a correct use of the API.
+TEST(ServerContextDeathTest, TryCancelOnACallThatNeverStartedCrashes) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        grpc::ServerContext context;
+        context.TryCancel();  // THE PITFALL
+      },
+      "");
+}
+
+// grpc/grpc#10136 (documented by PR #33208, after 1.51): in the async
+// (completion-queue) API, the AsyncNotifyWhenDone tag comes back only for a
+// call that started. Here a call is requested with the tag set, and the
+// server shuts down before any call arrives: the request's tag comes back
+// (not ok), the done tag never does. Code that frees a call's state on the
+// done tag alone leaks it (or waits forever).
+TEST(AsyncNotifyWhenDoneTest, ItsTagNeverComesForACallThatNeverStarted) {
+  deadline::v1::Backend::AsyncService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::ServerCompletionQueue> cq =
+      builder.AddCompletionQueue();
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+
+  int requested_tag = 0;
+  int done_tag = 0;
+  grpc::ServerContext context;
+  context.AsyncNotifyWhenDone(&done_tag);
+  WorkRequest request;
+  grpc::ServerAsyncResponseWriter<WorkReply> responder(&context);
+  service.RequestWork(&context, &request, &responder, cq.get(), cq.get(),
+                      &requested_tag);
+
+  server->Shutdown(ToGrpcDeadline(absl::Now()));
+  cq->Shutdown();
+  std::set<void*> tags;
+  bool requested_ok = true;
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq->Next(&tag, &ok)) {
+    tags.insert(tag);
+    if (tag == &requested_tag) requested_ok = ok;
+  }
+  EXPECT_EQ(tags.count(&requested_tag), 1u);
+  EXPECT_FALSE(requested_ok);
+  EXPECT_EQ(tags.count(&done_tag), 0u) << "the done tag came after all";
+}
+
+// A server stream that writes as fast as its reader's flow control lets it,
+// and notes, at its first failed write, whether OnCancel() had run yet and
+// what IsCancelled() said.
+class WritesUntilItFails final : public deadline::v1::Backend::CallbackService {
+ public:
+  grpc::ServerWriteReactor<WorkProgress>* WorkStream(
+      grpc::CallbackServerContext* context, const WorkRequest*) override {
+    return new Writer(context, this);
+  }
+  // Waits until `n` streams have had a failed write.
+  bool WaitForFailures(int n) {
+    return WaitUntil([&] { return failed_.load() >= n; }, absl::Seconds(10));
+  }
+  int failed_before_on_cancel() const { return before_on_cancel_.load(); }
+  int not_cancelled_yet() const { return not_cancelled_yet_.load(); }
+  int on_cancel_ran() const { return on_cancel_ran_.load(); }
+
+ private:
+  class Writer final : public grpc::ServerWriteReactor<WorkProgress> {
+   public:
+    Writer(grpc::CallbackServerContext* context, WritesUntilItFails* service)
+        : context_(context), service_(service) {
+      Next();
+    }
+    void OnWriteDone(bool ok) override {
+      if (ok) {
+        Next();
+        return;
+      }
+      if (!cancelled_.load()) service_->before_on_cancel_.fetch_add(1);
+      if (!context_->IsCancelled()) service_->not_cancelled_yet_.fetch_add(1);
+      service_->failed_.fetch_add(1);
+      // A failed write ends the stream, whatever IsCancelled() says.
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the write failed"));
+    }
+    void OnCancel() override {
+      cancelled_.store(true);
+      service_->on_cancel_ran_.fetch_add(1);
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    void Next() {
+      progress_.set_step(++step_);
+      StartWrite(&progress_);
+    }
+    grpc::CallbackServerContext* const context_;
+    WritesUntilItFails* const service_;
+    std::atomic<bool> cancelled_{false};
+    WorkProgress progress_;
+    int step_ = 0;
+  };
+
+  std::atomic<int> failed_{0};
+  std::atomic<int> before_on_cancel_{0};
+  std::atomic<int> not_cancelled_yet_{0};
+  std::atomic<int> on_cancel_ran_{0};
+};
+
+// Go: a handler writing to a client that went away may get a write error
+// before r.Context() is done. gRPC 1.51's callback API does the same: when
+// a reader cancels while a write waits on flow control, the transport
+// fails the pending write before it completes the stream's close
+// (grpc_chttp2_mark_stream_closed, chttp2_transport.cc), so OnWriteDone
+// (false) usually runs before OnCancel(), and IsCancelled() may still say
+// false. Counted over 30 streams: the order is not guaranteed either way.
+TEST(StreamWriteTest, AFailedWriteUsuallyComesBeforeOnCancel) {
+  WritesUntilItFails service;
+  RunningServer running = MustStart(service);
+  grpc::ChannelArguments args;
+  // A small receive window, fixed: the writer soon waits on flow control.
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
+  auto stub = deadline::v1::Backend::NewStub(grpc::CreateCustomChannel(
+      running.address, grpc::InsecureChannelCredentials(), args));
+  constexpr int kStreams = 30;
+  for (int i = 0; i < kStreams; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(ToGrpcDeadline(absl::Now() + absl::Seconds(20)));
+    auto reader = stub->WorkStream(&context, WorkRequest());
+    WorkProgress progress;
+    ASSERT_TRUE(reader->Read(&progress));
+    absl::SleepFor(absl::Milliseconds(20));  // The window fills up.
+    context.TryCancel();
+    while (reader->Read(&progress)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  ASSERT_TRUE(service.WaitForFailures(kStreams));
+  EXPECT_TRUE(WaitUntil([&] { return service.on_cancel_ran() == kStreams; }));
+  RecordProperty("failed_before_on_cancel", service.failed_before_on_cancel());
+  RecordProperty("is_cancelled_still_false", service.not_cancelled_yet());
+  EXPECT_GT(service.failed_before_on_cancel(), 0);
+  EXPECT_GT(service.not_cancelled_yet(), 0);
+  StopServer(*running.server, absl::ZeroDuration(), absl::ZeroDuration());
 }
 
 }  // namespace

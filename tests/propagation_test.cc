@@ -60,9 +60,11 @@ class Relay final : public deadline::v1::Frontend::CallbackService {
                                   FetchReply* reply) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     // The backend call's own state, kept until the relay goes: it may
-    // outlive this call (finish_early), and a derived call destroyed while
-    // its parent call is still completing is a race inside gRPC 1.51
-    // (an abort, "assertion failed: prior > 0"; see grpc/grpc#14362).
+    // outlive this call (finish_early). Kept that long also because an
+    // earlier version of this test, which freed it in its completion
+    // callback, aborted twice in about a hundred runs ("assertion failed:
+    // prior > 0"); see MayBeFreedInItsOwnCallbackAsItsCallerCompletes
+    // below, which has not reproduced it since.
     auto owned = std::make_unique<Child>(
         Child{make_child_(*context), request->work(), {}});
     Child* child = owned.get();
@@ -357,6 +359,87 @@ TEST(CancellationOnlyTest, TheCallersCancelStopsTheCallee) {
   EXPECT_EQ(client.error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_EQ(hop.code(), "CANCELLED");
   EXPECT_LT(hop.steps_done(), 25);
+}
+
+// Frontend.Fetch that frees each derived context in its backend call's
+// completion callback: after answering (work with steps), or while its
+// own call is finishing early and so cancelling the backend call (work
+// without steps answers at once; with steps, the relay answers OK first).
+class FreeingRelay final : public deadline::v1::Frontend::CallbackService {
+ public:
+  explicit FreeingRelay(std::shared_ptr<grpc::Channel> backend)
+      : backend_(deadline::v1::Backend::NewStub(std::move(backend))) {}
+
+  grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
+                                  const FetchRequest* request,
+                                  FetchReply* reply) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    struct Child {
+      std::unique_ptr<grpc::ClientContext> context;
+      deadline::v1::WorkRequest request;
+      deadline::v1::WorkReply reply;
+    };
+    auto* child =
+        new Child{grpc::ClientContext::FromCallbackServerContext(*context),
+                  request->work(),
+                  {}};
+    const bool early = request->work().steps() > 0;
+    backend_->async()->Work(
+        child->context.get(), &child->request, &child->reply,
+        [reactor, reply, child, early](grpc::Status status) {
+          if (!early) {
+            *reply->mutable_backend() = child->reply;
+            reactor->Finish(status);
+          }
+          delete child;  // Its context goes as its caller completes.
+        });
+    if (early) reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+ private:
+  std::unique_ptr<deadline::v1::Backend::Stub> backend_;
+};
+
+// The project's own finding, not an upstream report: an earlier version of
+// this test freed each derived context in its completion callback, as its
+// caller completed, and aborted twice in about a hundred runs ("assertion
+// failed: prior > 0"). The nearest upstream report, grpc/grpc#11393
+// ("FromServerContext does not take a ref"), is about a derived context
+// used after its server call is gone. This stress test does exactly what
+// the old one did, 2000 times; it has not aborted here since, so the
+// finding stays unconfirmed, and the project keeps its cautious layout
+// (each derived context lives as long as its caller's call, or longer).
+TEST(ChildContextTest, MayBeFreedInItsOwnCallbackAsItsCallerCompletes) {
+  BackendOptions quiet;
+  quiet.log = LogMode::kNone;
+  TestBackend backend(quiet);
+  FreeingRelay relay(backend.channel());
+  absl::StatusOr<RunningServer> running = StartServer("127.0.0.1:0", {&relay});
+  ASSERT_TRUE(running.ok()) << running.status();
+  auto stub = deadline::v1::Frontend::NewStub(ChannelTo(running->address));
+  constexpr int kCalls = 2000;
+  int ok = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(ToGrpcDeadline(absl::Now() + absl::Seconds(10)));
+    FetchRequest request;
+    // Odd calls: the relay answers first, and its backend call is
+    // cancelled as it does.
+    *request.mutable_work() = Work(i % 2, absl::Milliseconds(50));
+    FetchReply reply;
+    ok += stub->Fetch(&context, request, &reply).ok();
+  }
+  EXPECT_EQ(ok, kCalls);
+  // Every even call reached the backend; an odd one may have been
+  // cancelled before it got there.
+  EXPECT_GE(backend.stats().started, kCalls / 2);
+  EXPECT_TRUE(WaitUntil([&] { return backend.stats().in_flight == 0; },
+                        absl::Seconds(10)));
+  RecordProperty("backend_calls", static_cast<int>(backend.stats().started));
+  RecordProperty("backend_cancelled",
+                 static_cast<int>(backend.stats().cancelled));
+  StopServer(*running->server, absl::ZeroDuration(), absl::ZeroDuration());
 }
 
 }  // namespace
