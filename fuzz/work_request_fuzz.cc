@@ -16,7 +16,7 @@
 #include "absl/time/time.h"
 #include "fuzz/check.h"
 #include "proto/deadline.pb.h"
-#include "server/serving/work_request.h"
+#include "server/deadline/work_request.h"
 
 namespace deadline {
 namespace {

@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "common/time_util.h"
+#include "server/deadline/work_request.h"
 
 namespace deadline::example {
 namespace {
@@ -24,28 +25,6 @@ using ::deadline::v1::WorkRequest;
 grpc::Status Refusal(const absl::Status& why) {
   return grpc::Status(static_cast<grpc::StatusCode>(why.code()),
                       absl::StrCat("backend: ", why.message()));
-}
-
-// The request as work, or INVALID_ARGUMENT naming the field and its limit.
-absl::StatusOr<WorkSpec> SpecOf(const WorkRequest& request) {
-  if (request.steps() < 0 || request.steps() > 100000) {
-    return absl::InvalidArgumentError("steps must be 0 to 100000");
-  }
-  absl::StatusOr<absl::Duration> step =
-      FromProtoDuration(request.step_duration(), "step_duration");
-  if (!step.ok()) return step.status();
-  if (*step < absl::ZeroDuration() || *step > absl::Seconds(10)) {
-    return absl::InvalidArgumentError("step_duration must be 0 to 10s");
-  }
-  if (request.steps() * *step > absl::Seconds(300)) {
-    return absl::InvalidArgumentError(
-        "steps * step_duration must be at most 300s");
-  }
-  if (!deadline::v1::WorkKind_IsValid(request.kind())) {
-    return absl::InvalidArgumentError("kind must be a WorkKind");
-  }
-  return WorkSpec{request.steps(), *step,
-                  request.kind() == deadline::v1::WORK_KIND_SPIN};
 }
 
 }  // namespace
@@ -132,7 +111,9 @@ grpc::ServerUnaryReactor* BackendService::Work(
     grpc::CallbackServerContext* context, const WorkRequest* request,
     WorkReply* reply) {
   auto* call = new WorkCall(*this, *context, *reply);
-  const absl::StatusOr<WorkSpec> spec = SpecOf(*request);
+  // The request as work: INVALID_ARGUMENT naming the field and its limit
+  // for anything outside them (server/deadline/work_request.h).
+  const absl::StatusOr<WorkSpec> spec = ParseWorkRequest(*request, {});
   if (!spec.ok()) {
     call->Finish(Refusal(spec.status()));
     return call;

@@ -1,7 +1,7 @@
 // The example frontend's Fetch: plan the budget, fail fast or call the
 // backend with a child context, finish from the call's completion callback.
 // The full version, with fan-out, hedging, retries and traces, is
-// server/frontend/frontend_service.cc.
+// server/frontend/fetch.cc over server/frontend/frontend_call.cc.
 #include "examples/cpp/frontend.h"
 
 #include <string>

@@ -19,7 +19,7 @@
 #include "server/deadline/budget.h"
 #include "server/deadline/work_loop.h"
 #include "server/observability/hop_record.h"
-#include "server/serving/work_request.h"
+#include "server/deadline/work_request.h"
 
 namespace deadline {
 

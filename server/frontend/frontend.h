@@ -20,7 +20,7 @@
 #include "server/frontend/backend_contexts.h"
 #include "server/observability/call_log.h"
 #include "server/observability/hop_record.h"
-#include "server/serving/work_request.h"
+#include "server/deadline/work_request.h"
 
 namespace deadline {
 

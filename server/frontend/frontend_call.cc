@@ -8,7 +8,7 @@
 #include "common/time_util.h"
 #include "common/trace.h"
 #include "server/serving/raw_messages.h"
-#include "server/serving/work_request.h"
+#include "server/deadline/work_request.h"
 
 namespace deadline {
 namespace {

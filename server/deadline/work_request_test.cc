@@ -1,4 +1,4 @@
-#include "server/serving/work_request.h"
+#include "server/deadline/work_request.h"
 
 #include "absl/strings/match.h"
 #include "common/time_util.h"

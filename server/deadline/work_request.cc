@@ -1,4 +1,4 @@
-#include "server/serving/work_request.h"
+#include "server/deadline/work_request.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
