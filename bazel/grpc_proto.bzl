@@ -8,14 +8,17 @@ GoogleMock stubs are in "<name>_mock.grpc.pb.h".
 
 load("@rules_cc//cc:defs.bzl", "cc_library")
 
-def cc_grpc_proto_library(name, src, deps = [], visibility = None):
+def cc_grpc_proto_library(name, src, messages_name, deps = [], visibility = None):
     """Generates and compiles messages, services and mock stubs for `src`.
 
     Args:
-      name: the cc_library's name.
+      name: the cc_library with the services and mock stubs (and, through
+        its deps, the messages).
       src: one .proto file in this package.
+      messages_name: the cc_library with the messages alone, which needs
+        Protobuf but not gRPC.
       deps: other cc_grpc_proto_library targets that `src` imports.
-      visibility: the cc_library's visibility.
+      visibility: both cc_libraries' visibility.
     """
     base = src[:-len(".proto")]
     outs = [
@@ -40,9 +43,16 @@ def cc_grpc_proto_library(name, src, deps = [], visibility = None):
         ]),
     )
     cc_library(
+        name = messages_name,
+        srcs = [base + ".pb.cc"],
+        hdrs = [base + ".pb.h"],
+        deps = deps + ["@system//:protobuf"],
+        visibility = visibility,
+    )
+    cc_library(
         name = name,
-        srcs = [base + ".pb.cc", base + ".grpc.pb.cc"],
-        hdrs = [base + ".pb.h", base + ".grpc.pb.h", base + "_mock.grpc.pb.h"],
-        deps = deps + ["@system//:grpc"],
+        srcs = [base + ".grpc.pb.cc"],
+        hdrs = [base + ".grpc.pb.h", base + "_mock.grpc.pb.h"],
+        deps = deps + [":" + messages_name, "@system//:grpc"],
         visibility = visibility,
     )

@@ -21,6 +21,7 @@ _LIBS = {
         "absl_time",
     ],
     "grpc": ["grpc++", "protobuf"],
+    "protobuf": ["protobuf"],
     "gtest": ["gtest"],
     "gtest_main": ["gtest_main"],
     "gmock": ["gmock"],

@@ -16,6 +16,7 @@
 #include "bench/harness.h"
 #include "bench/rows.h"
 #include "bench/scenarios.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"

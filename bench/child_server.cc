@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "grpcpp/client_context.h"
 #include "tests/support/proc_stats.h"

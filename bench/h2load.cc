@@ -83,14 +83,18 @@ H2loadResult RunH2load(const std::string& h2load, const std::string& body_file,
     if (absl::ConsumePrefix(&line, "finished in ")) {
       const std::vector<absl::string_view> parts = absl::StrSplit(line, ", ");
       result.seconds = H2loadMicros(parts[0]) / 1e6;
-      if (parts.size() > 1) {
-        absl::SimpleAtod(absl::StripSuffix(parts[1], " req/s"),
-                         &result.requests_per_s);
+      double per_second = 0;
+      if (parts.size() > 1 &&
+          absl::SimpleAtod(absl::StripSuffix(parts[1], " req/s"),
+                           &per_second)) {
+        result.requests_per_s = per_second;
       }
     } else if (absl::ConsumePrefix(&line, "requests: ")) {
       for (absl::string_view part : absl::StrSplit(line, ", ")) {
-        if (absl::ConsumeSuffix(&part, " succeeded")) {
-          absl::SimpleAtoi(part, &result.succeeded);
+        int64_t succeeded = 0;
+        if (absl::ConsumeSuffix(&part, " succeeded") &&
+            absl::SimpleAtoi(part, &succeeded)) {
+          result.succeeded = succeeded;
         }
       }
     } else if (absl::ConsumePrefix(&line, "time for request:")) {

@@ -13,6 +13,7 @@
 #include "bench/open_loop.h"
 #include "bench/rows.h"
 #include "bench/scenarios.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 
 namespace deadline::bench {

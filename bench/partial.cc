@@ -14,6 +14,7 @@
 #include "bench/partial_run.h"
 #include "bench/rows.h"
 #include "bench/scenarios.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "common/trace.h"
 #include "grpcpp/create_channel.h"

@@ -37,6 +37,7 @@
 #include "bench/open_loop.h"
 #include "client/calls.h"
 #include "common/flags.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"

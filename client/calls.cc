@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "common/grpc_time.h"
+
 namespace deadline {
 
 using deadline::v1::FetchAllReply;

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "common/clock.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "common/trace.h"
 #include "grpcpp/client_context.h"

@@ -18,6 +18,7 @@
 #include "client/report.h"
 #include "client/timeline.h"
 #include "common/flags.h"
+#include "common/grpc_time.h"
 #include "common/printable.h"
 #include "common/signals.h"
 #include "common/time_util.h"

@@ -1,7 +1,6 @@
 #ifndef DEADLINE_COMMON_TIME_UTIL_H_
 #define DEADLINE_COMMON_TIME_UTIL_H_
 
-#include <chrono>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -9,28 +8,8 @@
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
-#include "grpc/support/time.h"
-#include "grpcpp/server_context.h"
 
 namespace deadline {
-
-// gRPC spells "no deadline" as system_clock::time_point::max(); this project
-// spells it absl::InfiniteFuture(), whose arithmetic saturates instead of
-// overflowing (InfiniteFuture() - now == InfiniteDuration()).
-absl::Time FromGrpcDeadline(std::chrono::system_clock::time_point deadline);
-// The deadline of the call `context` serves; InfiniteFuture() when the
-// caller set none. Read from gRPC's own gpr_timespec, not from deadline():
-// that converts to a system_clock time point in nanoseconds, which cannot
-// hold times beyond the year 2262, so a grpc-timeout of a few million hours
-// wraps into the past there. Here it stays a deadline far in the future, for
-// the budget policy to clamp.
-absl::Time DeadlineOf(const grpc::ServerContextBase& context);
-// The same conversion, for any gpr_timespec.
-absl::Time FromGrpcTimespec(gpr_timespec t);
-
-// A finite `deadline` before 1970 (e.g. absl::InfinitePast()) becomes the
-// earliest time gRPC reads as a deadline, so it stays expired.
-std::chrono::system_clock::time_point ToGrpcDeadline(absl::Time deadline);
 
 // Converts a protobuf Duration, rejecting malformed ones (seconds beyond
 // the +-315576000000 that google.protobuf.Duration allows, nanos out of

@@ -11,6 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "client/calls.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -48,9 +49,6 @@ class AsyncWork {
   const grpc::Status& Wait() {
     done_.WaitForNotification();
     return status_;
-  }
-  bool WaitFor(absl::Duration timeout) {
-    return done_.WaitForNotificationWithTimeout(timeout);
   }
   absl::Duration elapsed() const { return elapsed_; }
   const WorkReply& reply() const { return reply_; }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "client/calls.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "common/trace.h"
 #include "gmock/gmock.h"

@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"

@@ -11,6 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "client/calls.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -30,8 +31,6 @@ using ::deadline::v1::WorkRequest;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-constexpr absl::Duration kNoDeadline = absl::InfiniteDuration();
-
 FetchRequest FetchOf(const WorkRequest& work) {
   FetchRequest request;
   *request.mutable_work() = work;
@@ -43,7 +42,7 @@ struct StreamRun {
   std::vector<WorkProgress> messages;
 };
 
-// Streams `work` through `stub` with `timeout` (kNoDeadline for none),
+// Streams `work` through `stub` with `timeout` (InfiniteDuration() for none),
 // reading `max_messages` (0: all).
 StreamRun FetchStream(deadline::v1::Frontend::Stub& stub,
                       const WorkRequest& work, absl::Duration timeout,

@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "client/calls.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "common/trace.h"
 #include "gmock/gmock.h"
@@ -31,8 +32,8 @@ using ::testing::HasSubstr;
 struct Answer {
   grpc::StatusCode code = grpc::StatusCode::OK;
   std::string message;
-  std::string reply_bytes;  // Sent as the reply when the code is OK.
-  std::string trace_bytes;  // Sent as deadline-trace-bin when not empty.
+  std::string reply_bytes;       // Sent as the reply when the code is OK.
+  std::string trace_bytes = {};  // Sent as deadline-trace-bin if not empty.
 };
 
 // A backend that says whatever it is told to, as raw bytes.

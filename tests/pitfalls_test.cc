@@ -14,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"

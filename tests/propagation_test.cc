@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "common/trace.h"
 #include "grpcpp/client_context.h"

@@ -44,6 +44,7 @@
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "client/calls.h"
+#include "common/grpc_time.h"
 #include "common/signals.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
@@ -367,8 +368,10 @@ class LoadGenerator {
         result.calls = Int(fields, "calls");
         result.ok = Int(fields, "ok");
         result.failed = Int(fields, "failed");
-        if (fields.count("seconds")) {
-          absl::SimpleAtod(fields.at("seconds"), &result.seconds);
+        double seconds = 0;
+        if (fields.count("seconds") &&
+            absl::SimpleAtod(fields.at("seconds"), &seconds)) {
+          result.seconds = seconds;
         }
         if (fields.count("replicas")) {
           result.ok_by_replica = Replicas(fields.at("replicas"));
@@ -487,8 +490,8 @@ class ReplicasTest : public NetworkFixture {
     std::vector<std::string> addresses;
     for (const Host* host : replica_hosts) {
       std::string address;
-      replicas.push_back(StartServer(host, "server/backend/backend", replica_flags,
-                                     any_port(host), &address));
+      replicas.push_back(StartServer(host, "server/backend/backend",
+                                     replica_flags, any_port(host), &address));
       if (replicas.back() == nullptr) {
         ADD_FAILURE() << "a replica did not start";
         return {};
@@ -574,8 +577,8 @@ TEST_F(ReplicasTest, CallsAreSpreadRoundRobinAndTheTraceNamesTheReplica) {
   std::vector<std::string> addresses;
   for (int i = 0; i < 3; ++i) {
     std::string address;
-    replicas.push_back(
-        StartServer(nullptr, "server/backend/backend", {}, "127.0.0.1:0", &address));
+    replicas.push_back(StartServer(nullptr, "server/backend/backend", {},
+                                   "127.0.0.1:0", &address));
     ASSERT_NE(replicas.back(), nullptr);
     addresses.push_back(address);
   }
@@ -723,9 +726,9 @@ TEST_F(ReplicasTest, AReplicaWhoseLinkIsCutIsAvoidedOnceKeepaliveNotices) {
     // They accept the frontend's pings every second (a server pinged more
     // often than its --min_ping_interval, 5 s by default, may answer with
     // GOAWAY "too_many_pings").
-    replicas.push_back(
-        StartServer(&hosts[i], "server/backend/backend", {"--min_ping_interval=500ms"},
-                    absl::StrCat(hosts[i].address(), ":0"), &address));
+    replicas.push_back(StartServer(
+        &hosts[i], "server/backend/backend", {"--min_ping_interval=500ms"},
+        absl::StrCat(hosts[i].address(), ":0"), &address));
     ASSERT_NE(replicas.back(), nullptr);
     addresses.push_back(address);
   }

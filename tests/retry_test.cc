@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/calls.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/server_callback.h"

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "gmock/gmock.h"
 #include "grpcpp/completion_queue.h"

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "common/transport.h"
 #include "gmock/gmock.h"
@@ -283,9 +284,10 @@ class TlsBinariesTest : public ::testing::Test {
   // `frontend_flags` (both --log=all).
   void StartChain(const std::vector<std::string>& backend_flags,
                   const std::vector<std::string>& frontend_flags) {
-    backend_ = StartServerBinary(
-        "server/backend/backend", Join({"--log=all", "--reserve=20ms"}, backend_flags),
-        &backend_address_);
+    backend_ =
+        StartServerBinary("server/backend/backend",
+                          Join({"--log=all", "--reserve=20ms"}, backend_flags),
+                          &backend_address_);
     ASSERT_NE(backend_, nullptr) << "backend did not start";
     frontend_ =
         StartServerBinary("server/frontend/frontend",
@@ -398,7 +400,8 @@ constexpr char kPlaintextWarning[] = "warning: serving plaintext";
 
 TEST_F(TlsBinariesTest, PlaintextBeyondLoopbackWarns) {
   std::string address;
-  auto backend = StartServerBinary("server/backend/backend", {}, &address, "0.0.0.0:0");
+  auto backend =
+      StartServerBinary("server/backend/backend", {}, &address, "0.0.0.0:0");
   ASSERT_NE(backend, nullptr);
   const std::string& output = backend->output();
   const size_t at = output.find(kPlaintextWarning);
@@ -410,8 +413,8 @@ TEST_F(TlsBinariesTest, PlaintextBeyondLoopbackWarns) {
 
 TEST_F(TlsBinariesTest, TlsBeyondLoopbackAndPlaintextOnLoopbackDoNotWarn) {
   std::string address;
-  auto tls = StartServerBinary("server/backend/backend", Flags(backend_id_), &address,
-                               "0.0.0.0:0");
+  auto tls = StartServerBinary("server/backend/backend", Flags(backend_id_),
+                               &address, "0.0.0.0:0");
   ASSERT_NE(tls, nullptr);
   EXPECT_THAT(tls->output(), HasSubstr("listening on"));
   EXPECT_THAT(tls->output(), Not(HasSubstr("warning")));
@@ -443,7 +446,9 @@ TEST_F(TlsBinariesTest, BadTlsFlagsExitTwoNamingTheFlag) {
        {absl::StrCat("--tls_client_ca=", ca_)},
        "--tls_client_ca"},
       {"server/frontend/frontend", {cert}, "--tls_key"},
-      {"server/frontend/frontend", {absl::StrCat("--tls_ca=", missing)}, "--tls_ca"},
+      {"server/frontend/frontend",
+       {absl::StrCat("--tls_ca=", missing)},
+       "--tls_ca"},
       {"client/client", {cert, key}, "--tls_ca"},
       {"client/client", {absl::StrCat("--tls_ca=", missing)}, "--tls_ca"},
       {"client/client", {absl::StrCat("--tls_ca=", ca_), cert}, "--tls_key"},

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "server/deadline/work_request.h"
 

@@ -9,6 +9,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "examples/cpp/backend.h"
 #include "examples/cpp/frontend.h"

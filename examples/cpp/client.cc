@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
+#include "common/grpc_time.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "grpcpp/client_context.h"

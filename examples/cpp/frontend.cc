@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "server/deadline/propagation.h"
 

@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/grpc_time.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "common/trace.h"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/grpc_time.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "common/trace.h"

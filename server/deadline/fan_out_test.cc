@@ -21,7 +21,7 @@ using ::testing::UnorderedElementsAre;
 // Backends that only remember what they were asked to do.
 class FakeBackends final : public FanOut::Backends {
  public:
-  void Start(int attempt, int panel, int backend) override {
+  void Start(int attempt, int /*panel*/, int backend) override {
     started.push_back(attempt);
     backend_of[attempt] = backend;
   }

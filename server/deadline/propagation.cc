@@ -1,5 +1,6 @@
 #include "server/deadline/propagation.h"
 
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 
 namespace deadline {

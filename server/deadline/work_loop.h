@@ -40,7 +40,9 @@ struct WorkResult {
 };
 
 // The work loop's view of its caller, asked at every check. In the callback
-// API this is the call's own ServerContext: IsCancelled() is cheap there.
+// API the call's reactor is one, over its own ServerContext, whose
+// IsCancelled() is cheap (an atomic load and an uncontended mutex); in the
+// sync API a CancelSignal that a watcher sets (cancel_signal.h).
 class Caller {
  public:
   virtual ~Caller() = default;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "common/trace.h"
 #include "server/deadline/propagation.h"

@@ -128,7 +128,6 @@ class FanOutCall : public grpc::ServerUnaryReactor, private FanOut::Backends {
                                 ? HopOf(p)->steps_done()
                                 : AnswerOf(p).reply().steps_done();
     }
-    outcome.summary = call_.Summary();
     outcome.stop_with_caller = call_.forwards_deadline();
     const absl::Status status = fan_out_->status();
     if (!status.ok()) {

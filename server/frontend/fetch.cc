@@ -54,12 +54,13 @@ class FetchReactor final : public grpc::ServerUnaryReactor {
     }
     if (status.ok()) *reply_.mutable_backend() = backend_->reply();
     BackendOutcome outcome;
-    outcome.summary = call_.Summary();
-    outcome.status =
-        absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                     status.ok() ? "" : BackendMessage(status));
-    outcome.stop =
-        absl::StrCat("backend failed: ", CodeName(status.error_code()));
+    if (!status.ok()) {
+      outcome.status =
+          absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                       BackendMessage(status));
+      outcome.stop =
+          absl::StrCat("backend failed: ", CodeName(status.error_code()));
+    }
     outcome.steps_done =
         hop != nullptr ? hop->steps_done() : backend_->reply().steps_done();
     outcome.hit_deadline =

@@ -15,12 +15,12 @@
 #include "proto/deadline.grpc.pb.h"
 #include "server/deadline/budget.h"
 #include "server/deadline/propagation.h"
+#include "server/deadline/work_request.h"
 #include "server/frontend/audit.h"
 #include "server/frontend/backend_channels.h"
 #include "server/frontend/backend_contexts.h"
 #include "server/observability/call_log.h"
 #include "server/observability/hop_record.h"
-#include "server/deadline/work_request.h"
 
 namespace deadline {
 

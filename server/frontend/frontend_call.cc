@@ -5,10 +5,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "common/trace.h"
-#include "server/serving/raw_messages.h"
 #include "server/deadline/work_request.h"
+#include "server/serving/raw_messages.h"
 
 namespace deadline {
 namespace {
@@ -207,13 +208,17 @@ std::string FrontendCall::Summary(absl::string_view lead) const {
 
 const absl::Status& FrontendCall::Conclude(const BackendOutcome& outcome) {
   const absl::Time now = frontend_.clock().Now();
+  // Made only for a message: an OK answer needs none.
+  const auto summary = [&] {
+    return outcome.summary.empty() ? Summary() : outcome.summary;
+  };
   if (const absl::optional<absl::Time> gone = CallerGoneAt()) {
     // Nobody reads the answer: the call counts as what its caller saw.
     const absl::StatusCode code = GoneCallerCode(now, DeadlineOf(caller_));
     const absl::string_view why = GoneCause(*gone);
     return End(
         {absl::Status(code,
-                      absl::StrCat(outcome.summary, "; ", why,
+                      absl::StrCat(summary(), "; ", why,
                                    outcome.stop_with_caller
                                        ? absl::StrCat(" and ", outcome.stopped)
                                        : ", and the backend worked on for "
@@ -229,11 +234,11 @@ const absl::Status& FrontendCall::Conclude(const BackendOutcome& outcome) {
     return End({outcome.status, Outcome::kOk, "done", outcome.steps_done,
                 stop_latency});
   }
-  return End({absl::Status(outcome.status.code(),
-                           absl::StrCat(outcome.summary, "; ",
-                                        outcome.status.message())),
-              OutcomeOf(outcome.status.code()), outcome.stop,
-              outcome.steps_done, stop_latency});
+  return End(
+      {absl::Status(outcome.status.code(),
+                    absl::StrCat(summary(), "; ", outcome.status.message())),
+       OutcomeOf(outcome.status.code()), outcome.stop, outcome.steps_done,
+       stop_latency});
 }
 
 const absl::Status& FrontendCall::End(HopEnding ending) {

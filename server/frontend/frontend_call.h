@@ -55,7 +55,7 @@ struct SeenBackendCall {
 
 // How a call's backend calls ended, for the call's own ending.
 struct BackendOutcome {
-  // This hop's account for the message, e.g. Summary().
+  // This hop's account for the message; empty: Summary().
   std::string summary;
   // OK, or the failure to pass on: its code unchanged, its message saying
   // which backend call failed and what it said (see BackendMessage()).

@@ -14,8 +14,8 @@
 #include "server/frontend/backend_channels.h"
 #include "server/frontend/frontend_service.h"
 #include "server/observability/metrics.h"
-#include "server/serving/server_main.h"
 #include "server/observability/stats_service.h"
+#include "server/serving/server_main.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve on; port 0 picks a free port");

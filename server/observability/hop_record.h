@@ -26,7 +26,7 @@ struct HopEnding {
   // From the moment the call should have stopped to the moment it did.
   absl::Duration stop_latency = absl::ZeroDuration();
   // When this hop learned that its caller had gone, if it did.
-  absl::optional<absl::Time> noticed_cancel_at;
+  absl::optional<absl::Time> noticed_cancel_at = absl::nullopt;
   // The call left a queue without any work done.
   bool shed = false;
 };
@@ -74,9 +74,10 @@ struct HopSink {
   std::function<void(const deadline::v1::BudgetTrace&)> on_call_end;
 };
 
-// What one hop did with one call, recorded once and told three ways: the
+// What one hop did with one call, recorded once and told five ways: the
 // hop's entry in the call's BudgetTrace (which goes back to the caller), its
-// log line, and its counts in the sink's CallStats. Plain C++ (protobuf
+// log line, its counts in the sink's CallStats, and, when the sink has them,
+// the observer (the metrics) and the end-of-call hook. Plain C++ (protobuf
 // messages, no gRPC), so it is tested on a fake clock.
 //
 // Not thread-safe: a call's owner uses it from one thread at a time. The
