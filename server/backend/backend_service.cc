@@ -46,6 +46,28 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
     clock().SleepUntil(until, caller_gone_);
   }
 
+  // Whether the call ends as it arrives: refused, or no work to do.
+  bool EndsAtOnce() const { return !call_.admitted() || spec().steps == 0; }
+
+  // Starts the admitted work, or answers at once. From here on, timers and
+  // workers may run.
+  void Start() {
+    if (EndsAtOnce()) return Conclude(StopNow(start_));
+    absl::ReleasableMutexLock lock(&mu_);
+    if (spec().spin) {
+      // The queue is bounded: refuse at once rather than answer late.
+      if (const absl::Status queued = Enqueue(/*resume=*/false); !queued.ok()) {
+        lock.Release();
+        call_.Refuse(queued);
+        return Conclude(StopNow(start_));
+      }
+      // Work still waiting for a worker at its stop time leaves the queue.
+      ArmTimer(call_.stop_at(), [this] { ShedAtStopTime(); });
+    } else {
+      Sleep();
+    }
+  }
+
  protected:
   enum class State {
     kSleeping,  // Waiting on timer_ for the next step's end or the deadline.
@@ -62,7 +84,10 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
         call_(service.core_,
               {method, RequestIdOf(context), DeadlineOf(context),
                AttemptOf(context)},
-              request_, ParseRequest(request, request_)) {
+              request_, ParseRequest(request, request_)),
+        start_(clock().Now()) {
+    // A call that does no work counts every step it asked for (none) done.
+    if (EndsAtOnce()) steps_done_ = spec().steps;
     service_.live_.fetch_add(1, std::memory_order_relaxed);
   }
   ~Reactor() override {
@@ -73,29 +98,6 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
   const WorkSpec& spec() const { return call_.spec(); }
   // What the work asks about its caller.
   Caller& heard() { return call_.Heard(*this); }
-
-  // Starts the admitted work, or answers at once. Called last by the
-  // subclass's constructor: from here on, timers and workers may run.
-  void Start() {
-    start_ = clock().Now();
-    if (!call_.admitted() || spec().steps == 0) {
-      steps_done_ = spec().steps;
-      return Conclude(StopNow(start_));
-    }
-    absl::ReleasableMutexLock lock(&mu_);
-    if (spec().spin) {
-      // The queue is bounded: refuse at once rather than answer late.
-      if (const absl::Status queued = Enqueue(/*resume=*/false); !queued.ok()) {
-        lock.Release();
-        call_.Refuse(queued);
-        return Conclude(StopNow(start_));
-      }
-      // Work still waiting for a worker at its stop time leaves the queue.
-      ArmTimer(call_.stop_at(), [this] { ShedAtStopTime(); });
-    } else {
-      Sleep();
-    }
-  }
 
   // Sleep-like work waits on a timer: for the next step's end (a stream
   // writes every step) or the end of the work, or the stop time.
@@ -208,7 +210,9 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
   // The one way out, for whichever path holds the call: ends it with what
   // that path saw (`seen`), what OnCancel heard and the steps done, then
   // counts, traces and answers it.
-  void Conclude(WorkStop seen) {
+  void Conclude(WorkStop seen) { this->Finish(ToGrpcStatus(EndCall(seen))); }
+  // Conclude() but the finish: returns the status to finish with.
+  const absl::Status& EndCall(WorkStop seen) {
     {
       absl::MutexLock lock(&mu_);
       state_ = State::kDone;
@@ -219,7 +223,7 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
     const absl::Status& status = call_.End(seen);
     Finished(call_);
     AttachTrace(context_, call_.trace(), status);
-    this->Finish(ToGrpcStatus(status));
+    return status;
   }
   // Lets a unary call fill its reply before the answer goes.
   virtual void Finished(const BackendCall&) {}
@@ -280,8 +284,21 @@ class BackendService::WorkReactor final
  public:
   WorkReactor(BackendService& service, grpc::CallbackServerContext& context,
               const grpc::ByteBuffer& request, grpc::ByteBuffer& reply)
-      : Reactor(service, context, "Work", request), reply_bytes_(reply) {
-    Start();
+      : Reactor(service, context, "Work", request), reply_bytes_(reply) {}
+
+  // Answers a call that ends as it arrives, on this thread, and lets go of
+  // the reactor, which gRPC never sees: gRPC's own reactor finishes the
+  // call, because gRPC runs its OnDone inline, where a reactor of ours would
+  // have its OnDone handed to gRPC's executor thread, a thread hop per call
+  // (grpc 1.51, src/cpp/server/server_callback.cc, ScheduleOnDone).
+  static grpc::ServerUnaryReactor* AnswerAtOnce(
+      std::unique_ptr<WorkReactor> reactor) {
+    const grpc::Status status =
+        ToGrpcStatus(reactor->EndCall(reactor->StopNow(reactor->start_)));
+    grpc::ServerUnaryReactor* answer = reactor->context_.DefaultReactor();
+    reactor.reset();
+    answer->Finish(status);
+    return answer;
   }
 
  private:
@@ -326,9 +343,7 @@ class BackendService::StreamReactor final
  public:
   StreamReactor(BackendService& service, grpc::CallbackServerContext& context,
                 const grpc::ByteBuffer& request)
-      : Reactor(service, context, "WorkStream", request) {
-    Start();
-  }
+      : Reactor(service, context, "WorkStream", request) {}
 
  private:
   absl::Time NextWake() override {
@@ -408,12 +423,19 @@ BackendService::~BackendService() {
 grpc::ServerUnaryReactor* BackendService::Work(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* reply) {
-  return new WorkReactor(*this, *context, *request, *reply);
+  auto reactor =
+      std::make_unique<WorkReactor>(*this, *context, *request, *reply);
+  if (reactor->EndsAtOnce())
+    return WorkReactor::AnswerAtOnce(std::move(reactor));
+  reactor->Start();
+  return reactor.release();
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* BackendService::WorkStream(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return new StreamReactor(*this, *context, *request);
+  auto* reactor = new StreamReactor(*this, *context, *request);
+  reactor->Start();
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* BackendService::Record(

@@ -6,9 +6,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_time.h"
+#include "common/status_util.h"
 #include "common/time_util.h"
 #include "common/trace.h"
 #include "server/deadline/propagation.h"
+#include "server/frontend/backend_channels.h"
+#include "server/serving/raw_messages.h"
 
 namespace deadline {
 
@@ -16,12 +19,13 @@ namespace deadline {
 struct Auditor::Audit {
   std::unique_ptr<grpc::ClientContext> context;
   deadline::v1::AuditRecord record;
-  deadline::v1::RecordReply reply;
+  grpc::ByteBuffer request_bytes;
+  grpc::ByteBuffer reply_bytes;
   absl::Time sent_at;
   absl::Time deadline;
 };
 
-Auditor::Auditor(deadline::v1::Backend::Stub& stub, AuditMode mode,
+Auditor::Auditor(grpc::GenericStub& stub, AuditMode mode,
                  absl::Duration deadline, LogMode log, Clock& clock)
     : stub_(stub), mode_(mode), deadline_(deadline), log_(log), clock_(clock) {}
 
@@ -56,9 +60,16 @@ void Auditor::Send(grpc::CallbackServerContext& caller,
     absl::MutexLock lock(&mu_);
     in_flight_.insert(raw);
   }
-  stub_.async()->Record(
-      raw->context.get(), &raw->record, &raw->reply,
-      [this, raw](grpc::Status status) { Ended(raw, status); });
+  SerializeRaw(raw->record, raw->request_bytes);
+  stub_.UnaryCall(
+      raw->context.get(), kRecordMethod, grpc::StubOptions(),
+      &raw->request_bytes, &raw->reply_bytes, [this, raw](grpc::Status status) {
+        if (status.ok()) {
+          deadline::v1::RecordReply reply;
+          status = ToGrpcStatus(ParseReply(raw->reply_bytes, reply, "backend"));
+        }
+        Ended(raw, status);
+      });
 }
 
 void Auditor::Ended(Audit* raw, const grpc::Status& status) {
@@ -80,9 +91,11 @@ void Auditor::Ended(Audit* raw, const grpc::Status& status) {
           ? "audit recorded"
           : absl::StrCat("audit lost: ", Trimmed(status.error_message(), 256)));
   LogCall(log_, "Record", trace, hop, absl::ZeroDuration());
-  audit.reset();  // Before the count that lets the destructor go on.
   absl::MutexLock lock(&mu_);
   in_flight_.erase(raw);
+  // Gone before the lock is: the destructor, which waits for no audit to
+  // be in flight, goes on only once this one's context is destroyed.
+  audit.reset();
 }
 
 bool Auditor::WaitIdle(absl::Time until) {

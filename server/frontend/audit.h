@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/server_context.h"
 #include "proto/deadline.grpc.pb.h"
 #include "server/observability/call_log.h"
@@ -36,8 +37,8 @@ enum class AuditMode {
 // outlive it.
 class Auditor {
  public:
-  Auditor(deadline::v1::Backend::Stub& stub, AuditMode mode,
-          absl::Duration deadline, LogMode log, Clock& clock);
+  Auditor(grpc::GenericStub& stub, AuditMode mode, absl::Duration deadline,
+          LogMode log, Clock& clock);
   // Cancels the audits still in flight and waits until they have ended.
   ~Auditor();
   Auditor(const Auditor&) = delete;
@@ -61,7 +62,7 @@ class Auditor {
   struct Audit;
   void Ended(Audit* audit, const grpc::Status& status);
 
-  deadline::v1::Backend::Stub& stub_;
+  grpc::GenericStub& stub_;
   const AuditMode mode_;
   const absl::Duration deadline_;
   const LogMode log_;

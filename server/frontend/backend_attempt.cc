@@ -3,6 +3,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_util.h"
+#include "server/frontend/backend_channels.h"
+#include "server/serving/raw_messages.h"
 
 namespace deadline {
 
@@ -17,9 +20,10 @@ void BackendAttempt::Start(int backend, const deadline::v1::WorkRequest& work,
   ended_ = std::move(ended);
   backend_ = target.name;
   sent_at_ = frontend.clock().Now();
-  target.stub->async()->Work(
-      context_.get(), work_, &reply_,
-      [this](grpc::Status status) { Ended(std::move(status)); });
+  SerializeRaw(work, request_bytes_);
+  target.raw->UnaryCall(
+      context_.get(), kWorkMethod, grpc::StubOptions(), &request_bytes_,
+      &reply_bytes_, [this](grpc::Status status) { Ended(std::move(status)); });
 }
 
 void BackendAttempt::Cancel(std::string cause) {
@@ -30,8 +34,13 @@ void BackendAttempt::Cancel(std::string cause) {
 void BackendAttempt::Ended(grpc::Status status) {
   ended_at_ = call_.frontend().clock().Now();
   status_ = std::move(status);
-  // Nothing from another hop is trusted: an answer must be one that the
-  // request allows.
+  // Nothing from another hop is trusted: an answer must parse, and be one
+  // that the request allows.
+  if (status_.ok()) {
+    const absl::Status parsed =
+        ParseReply(reply_bytes_, reply_, absl::StrCat("backend ", backend_));
+    if (!parsed.ok()) status_ = ToGrpcStatus(parsed);
+  }
   if (status_.ok() &&
       (reply_.steps_done() < 0 || reply_.steps_done() > work_->steps())) {
     status_ =

@@ -5,6 +5,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
 #include "proto/deadline.pb.h"
 #include "server/frontend/frontend_call.h"
@@ -30,8 +31,9 @@ class BackendAttempt {
   // Cancels the call for `cause` (in words, for the trace); it still ends.
   void Cancel(std::string cause);
 
-  // How it ended. A reply whose steps the request does not allow is not
-  // taken for an answer: the status is then INTERNAL, naming the backend.
+  // How it ended. A reply that does not parse, or whose steps the request
+  // does not allow, is not taken for an answer: the status is then
+  // INTERNAL, naming the backend.
   const grpc::Status& status() const { return status_; }
   const deadline::v1::WorkReply& reply() const { return reply_; }
   absl::Time ended_at() const { return ended_at_; }
@@ -47,6 +49,8 @@ class BackendAttempt {
   const BackendContext context_;
   const deadline::v1::WorkRequest* work_ = nullptr;
   absl::AnyInvocable<void()> ended_;
+  grpc::ByteBuffer request_bytes_;
+  grpc::ByteBuffer reply_bytes_;
   deadline::v1::WorkReply reply_;
   grpc::Status status_;
   std::string backend_;

@@ -12,9 +12,12 @@
 #include "absl/strings/str_split.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/channel_arguments.h"
-#include "server/frontend/checked_replies.h"
 
 namespace deadline {
+
+const std::string kWorkMethod = "/deadline.v1.Backend/Work";
+const std::string kRecordMethod = "/deadline.v1.Backend/Record";
+
 namespace {
 
 // "host:port" with a port in range and a host made of sane characters.
@@ -164,12 +167,7 @@ std::shared_ptr<grpc::Channel> CreateBackendChannel(
     args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
                 options.stream_window_bytes);
   }
-  std::vector<
-      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
-      interceptors;
-  interceptors.push_back(CheckedReplies(absl::StrCat("backend ", target.name)));
-  return grpc::experimental::CreateCustomChannelWithInterceptors(
-      target.grpc_target, credentials, args, std::move(interceptors));
+  return grpc::CreateCustomChannel(target.grpc_target, credentials, args);
 }
 
 }  // namespace deadline

@@ -71,10 +71,15 @@ absl::Status ValidateBackendChannelOptions(
 std::string BackendServiceConfig(const BackendTarget& target,
                                  const BackendChannelOptions& options);
 
+// The paths of Backend's unary methods, for calls through a
+// grpc::GenericStub on a backend channel (whose replies the caller parses
+// itself: see ParseReply in server/serving/raw_messages.h).
+extern const std::string kWorkMethod;    // "/deadline.v1.Backend/Work"
+extern const std::string kRecordMethod;  // "/deadline.v1.Backend/Record"
+
 // A channel to `target` with `options`: fail fast (calls never wait for a
-// backend that is down), keepalive, reconnects at most 2 s apart, and a
-// check of every reply (see CheckedReplies). `credentials` as made by
-// ChannelCredentialsFor(options.tls).
+// backend that is down), keepalive, reconnects at most 2 s apart.
+// `credentials` as made by ChannelCredentialsFor(options.tls).
 std::shared_ptr<grpc::Channel> CreateBackendChannel(
     const BackendTarget& target, const BackendChannelOptions& options,
     const std::shared_ptr<grpc::ChannelCredentials>& credentials);

@@ -35,11 +35,12 @@ Frontend::Frontend(const std::vector<BackendTarget>& backends,
   for (const BackendTarget& target : backends) {
     auto channel = CreateBackendChannel(target, options.channels, credentials);
     channel->GetState(/*try_to_connect=*/true);
-    backends_.push_back({target.name, deadline::v1::Backend::NewStub(channel)});
+    backends_.push_back({target.name, deadline::v1::Backend::NewStub(channel),
+                         std::make_unique<grpc::GenericStub>(channel)});
   }
   if (options.audit != AuditMode::kOff) {
     auditor_ =
-        std::make_unique<Auditor>(*backends_[0].stub, options.audit,
+        std::make_unique<Auditor>(*backends_[0].raw, options.audit,
                                   options.audit_deadline, options.log, clock);
   }
 }

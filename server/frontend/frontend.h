@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "proto/deadline.grpc.pb.h"
 #include "server/deadline/budget.h"
@@ -70,11 +71,15 @@ struct FrontendOptions {
 absl::StatusOr<absl::Duration> ParseMaxStreamDuration(
     absl::Duration flag, const BudgetOptions& budget);
 
-// One backend the frontend calls: as its --backend entry names it, and its
-// stub.
+// One backend the frontend calls: as its --backend entry names it, and two
+// stubs on its one channel. Unary calls (Work, Record) go through `raw`,
+// their replies taken as bytes and parsed here (ParseReply), so that a reply
+// that does not parse is never taken for an OK one; streams (WorkStream)
+// through `stub`, each message checked as it comes.
 struct BackendStub {
   std::string name;
   std::unique_ptr<deadline::v1::Backend::Stub> stub;
+  std::unique_ptr<grpc::GenericStub> raw;
 };
 
 // What every call the frontend serves shares, whatever its method: the

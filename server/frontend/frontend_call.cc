@@ -255,7 +255,7 @@ void FrontendCall::Audit() {
   audit.set_request_id(record_.request_id());
   audit.set_method("Fetch");
   audit.set_code(absl::StatusCodeToString(status_.code()));
-  audit.set_steps_done(record_.hop().steps_done());
+  audit.set_steps_done(static_cast<int32_t>(record_.steps_done()));
   auditor->Send(caller_, std::move(audit));
 }
 

@@ -54,11 +54,15 @@ std::string FormatCallLog(absl::string_view method,
   return line;
 }
 
+bool Logged(LogMode mode, absl::StatusCode code) {
+  return mode == LogMode::kAll ||
+         (mode == LogMode::kErrors && code != absl::StatusCode::kOk);
+}
+
 void LogCall(LogMode mode, absl::string_view method,
              const deadline::v1::BudgetTrace& trace,
              const deadline::v1::HopTrace& hop, absl::Duration stop_latency) {
-  if (mode == LogMode::kNone ||
-      (mode == LogMode::kErrors && hop.code() == "OK")) {
+  if (hop.code() == "OK" ? mode != LogMode::kAll : mode == LogMode::kNone) {
     return;
   }
   const std::string line =

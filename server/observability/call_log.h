@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -31,6 +32,9 @@ std::string FormatCallLog(absl::string_view method,
                           const deadline::v1::BudgetTrace& trace,
                           const deadline::v1::HopTrace& hop,
                           absl::Duration stop_latency);
+
+// Whether `mode` wants a line for a call that ended with `code`.
+bool Logged(LogMode mode, absl::StatusCode code);
 
 // Writes FormatCallLog() to stderr as one line, if `mode` wants this call.
 // Thread-safe: lines never interleave.

@@ -9,43 +9,90 @@ namespace deadline {
 HopRecord::HopRecord(HopSink& sink, absl::string_view hop,
                      absl::string_view method, std::string request_id,
                      absl::Time arrived)
-    : sink_(sink), call_(sink.stats), method_(method), arrived_(arrived) {
-  trace_.set_request_id(std::move(request_id));
-  deadline::v1::HopTrace& first = *trace_.add_hops();
-  first.set_hop(std::string(hop));
-  first.set_panel(-1);
-  ToProtoTime(arrived, first.mutable_arrived_at());
-}
+    : sink_(sink),
+      call_(sink.stats),
+      hop_(hop),
+      method_(method),
+      request_id_(std::move(request_id)),
+      arrived_(arrived) {}
 
 void HopRecord::SetDeadline(absl::Time deadline) {
   deadline_read_ = true;
-  if (deadline == absl::InfiniteFuture()) return;
-  budget_at_arrival_ = deadline - arrived_;
-  ToProtoTime(deadline, mutable_hop().mutable_deadline());
-  ToProtoDuration(budget_at_arrival_,
-                  mutable_hop().mutable_budget_at_arrival());
+  deadline_ = deadline;
+  budget_at_arrival_ = deadline - arrived_;  // Infinite for none.
+  Refresh();
 }
 
 void HopRecord::SetForwarded(absl::Duration forwarded) {
-  ToProtoDuration(forwarded, mutable_hop().mutable_forwarded());
+  forwarded_ = forwarded;
+  Refresh();
 }
 
 void HopRecord::SetStepsRequested(int64_t steps) {
-  mutable_hop().set_steps_requested(static_cast<int32_t>(steps));
+  steps_requested_ = steps;
+  Refresh();
 }
 
-void HopRecord::SetAttempt(int attempt) { mutable_hop().set_attempt(attempt); }
+void HopRecord::SetAttempt(int attempt) {
+  attempt_ = attempt;
+  Refresh();
+}
 
 void HopRecord::AddCalledHop(deadline::v1::HopTrace hop) {
-  trace_.add_hops()->Swap(&hop);  // Copies: the hop is not in the arena.
+  auto* copy =
+      google::protobuf::Arena::CreateMessage<deadline::v1::HopTrace>(&arena_);
+  copy->Swap(&hop);  // Copies: the hop is not in the arena.
+  AddCalledHop(copy);
 }
 
 void HopRecord::AddCalledHop(deadline::v1::HopTrace* hop) {
-  if (hop->GetArena() == &arena_) {
-    trace_.mutable_hops()->UnsafeArenaAddAllocated(hop);
-  } else {
-    *trace_.add_hops() = *hop;
+  if (hop->GetArena() != &arena_) {
+    auto* copy =
+        google::protobuf::Arena::CreateMessage<deadline::v1::HopTrace>(&arena_);
+    *copy = *hop;
+    hop = copy;
   }
+  if (trace_ == nullptr) {
+    called_.push_back(hop);
+  } else {
+    trace_->mutable_hops()->UnsafeArenaAddAllocated(hop);
+  }
+}
+
+void HopRecord::FillHop(deadline::v1::HopTrace& hop) const {
+  hop.set_hop(std::string(hop_));
+  hop.set_panel(-1);
+  ToProtoTime(arrived_, hop.mutable_arrived_at());
+  if (deadline_ != absl::InfiniteFuture()) {
+    ToProtoTime(deadline_, hop.mutable_deadline());
+    ToProtoDuration(budget_at_arrival_, hop.mutable_budget_at_arrival());
+  }
+  if (forwarded_.has_value()) {
+    ToProtoDuration(*forwarded_, hop.mutable_forwarded());
+  }
+  hop.set_steps_requested(static_cast<int32_t>(steps_requested_));
+  if (attempt_ != 0) hop.set_attempt(attempt_);
+  if (!ended_) return;
+  hop.set_steps_done(static_cast<int32_t>(ending_.steps_done));
+  hop.set_code(absl::StatusCodeToString(ending_.status.code()));
+  hop.set_stop(ending_.stop);
+  ToProtoTime(finished_, hop.mutable_finished_at());
+  if (ending_.noticed_cancel_at.has_value()) {
+    ToProtoTime(*ending_.noticed_cancel_at, hop.mutable_noticed_cancel_at());
+  }
+}
+
+const deadline::v1::BudgetTrace& HopRecord::trace() const {
+  if (trace_ == nullptr) {
+    trace_ = google::protobuf::Arena::CreateMessage<deadline::v1::BudgetTrace>(
+        &arena_);
+    trace_->set_request_id(request_id_);
+    FillHop(*trace_->add_hops());
+    for (deadline::v1::HopTrace* called : called_) {
+      trace_->mutable_hops()->UnsafeArenaAddAllocated(called);
+    }
+  }
+  return *trace_;
 }
 
 const absl::Status& HopRecord::End(HopEnding ending, absl::Time now) {
@@ -53,26 +100,22 @@ const absl::Status& HopRecord::End(HopEnding ending, absl::Time now) {
   ended_ = true;
   ending_ = std::move(ending);
   ending_.stop_latency = std::max(ending_.stop_latency, absl::ZeroDuration());
-  deadline::v1::HopTrace& hop = mutable_hop();
-  hop.set_steps_done(static_cast<int32_t>(ending_.steps_done));
-  hop.set_code(absl::StatusCodeToString(ending_.status.code()));
-  hop.set_stop(ending_.stop);
-  ToProtoTime(now, hop.mutable_finished_at());
-  if (ending_.noticed_cancel_at.has_value()) {
-    ToProtoTime(*ending_.noticed_cancel_at, hop.mutable_noticed_cancel_at());
+  finished_ = now;
+  Refresh();
+  if (Logged(sink_.log, ending_.status.code())) {
+    LogCall(sink_.log, method_, trace(), hop(), ending_.stop_latency);
   }
-  LogCall(sink_.log, method_, trace_, hop, ending_.stop_latency);
   call_.End(ending_.outcome, ending_.steps_done, ending_.stop_latency,
             ending_.shed);
   if (sink_.observer != nullptr) {
-    sink_.observer->OnCallEnd({hop.hop(), method_, ending_, arrived_, now,
+    sink_.observer->OnCallEnd({hop_, method_, ending_, arrived_, now,
                                deadline_read_
                                    ? absl::make_optional(budget_at_arrival_)
                                    : absl::nullopt,
-                               hop.steps_requested(), trace_});
+                               steps_requested_, trace()});
   }
   // Last: whoever the hook tells finds the call fully counted.
-  if (sink_.on_call_end) sink_.on_call_end(trace_);
+  if (sink_.on_call_end) sink_.on_call_end(trace());
   return ending_.status;
 }
 

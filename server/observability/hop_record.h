@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -84,8 +85,8 @@ struct HopSink {
 // sink must outlive it.
 class HopRecord {
  public:
-  // Counts the call as started (and in flight) at `arrived`. `method` must
-  // outlive the record (a literal).
+  // Counts the call as started (and in flight) at `arrived`. `hop` and
+  // `method` must outlive the record (literals).
   HopRecord(HopSink& sink, absl::string_view hop, absl::string_view method,
             std::string request_id, absl::Time arrived);
   HopRecord(const HopRecord&) = delete;
@@ -109,35 +110,52 @@ class HopRecord {
   // returns the status to answer with.
   const absl::Status& End(HopEnding ending, absl::Time now);
   bool ended() const { return ended_; }
+  // The steps done, once ended.
+  int64_t steps_done() const { return ending_.steps_done; }
 
-  // The whole trace: this hop first, then the hops it called.
-  const deadline::v1::BudgetTrace& trace() const { return trace_; }
-  const deadline::v1::HopTrace& hop() const { return trace_.hops(0); }
-  const std::string& request_id() const { return trace_.request_id(); }
+  // The whole trace: this hop first, then the hops it called. Made when
+  // first asked for (most calls end OK with nobody asking, and then none is
+  // made: it would cost more than the rest of the hop's own work).
+  const deadline::v1::BudgetTrace& trace() const;
+  const deadline::v1::HopTrace& hop() const { return trace().hops(0); }
+  const std::string& request_id() const { return request_id_; }
   // Where messages that live as long as this record can be made cheaply.
+  // Thread-safe, unlike the rest.
   google::protobuf::Arena& arena() { return arena_; }
   absl::Time arrived() const { return arrived_; }
   // InfiniteDuration() when the call has no deadline.
   absl::Duration budget_at_arrival() const { return budget_at_arrival_; }
 
  private:
-  deadline::v1::HopTrace& mutable_hop() { return *trace_.mutable_hops(0); }
+  // Writes what the record knows of this hop into `hop`.
+  void FillHop(deadline::v1::HopTrace& hop) const;
+  // After a change: keeps a trace already made up to date.
+  void Refresh() {
+    if (trace_ != nullptr) FillHop(*trace_->mutable_hops(0));
+  }
 
   HopSink& sink_;
   CallStats::Call call_;
+  const absl::string_view hop_;
   const absl::string_view method_;
+  const std::string request_id_;
   const absl::Time arrived_;
+  absl::Time deadline_ = absl::InfiniteFuture();
   absl::Duration budget_at_arrival_ = absl::InfiniteDuration();
   bool deadline_read_ = false;  // SetDeadline() was called.
-  // The trace is made in an arena whose first block is part of this
-  // record: on the hot path a call's trace costs no heap allocation.
-  alignas(8) char arena_block_[1024];
-  google::protobuf::Arena arena_{arena_block_, sizeof(arena_block_)};
-  deadline::v1::BudgetTrace& trace_ =
-      *google::protobuf::Arena::CreateMessage<deadline::v1::BudgetTrace>(
-          &arena_);
+  absl::optional<absl::Duration> forwarded_;
+  int64_t steps_requested_ = 0;
+  int attempt_ = 0;  // 0: not set.
+  absl::Time finished_;
   HopEnding ending_;
   bool ended_ = false;
+  // The trace is made in an arena whose first block is part of this
+  // record: a call's trace costs no heap allocation.
+  alignas(8) char arena_block_[1024];
+  mutable google::protobuf::Arena arena_{arena_block_, sizeof(arena_block_)};
+  // The hops of the calls this one made, in arena_, until trace() is made.
+  std::vector<deadline::v1::HopTrace*> called_;
+  mutable deadline::v1::BudgetTrace* trace_ = nullptr;
 };
 
 }  // namespace deadline
