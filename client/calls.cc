@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "common/deadline_at.h"
 #include "common/grpc_time.h"
 
 namespace deadline {
@@ -40,6 +41,7 @@ ProgressStream::ProgressStream(absl::Time deadline,
   // This client shows every call's story, OK or not.
   WantTrace(context_);
   outcome_.start = RealClock().Now();
+  SendDeadlineAt(context_, deadline, outcome_.start);
 }
 
 ProgressStream::Outcome ProgressStream::Read(

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "common/clock.h"
+#include "common/deadline_at.h"
 #include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "common/trace.h"
@@ -66,7 +67,7 @@ class UnaryCall {
   // `deadline` is absolute; absl::InfiniteFuture() for none.
   UnaryCall(const Request& request, absl::Time deadline,
             absl::string_view request_id, Clock& clock)
-      : clock_(clock), request_(request) {
+      : clock_(clock), request_(request), deadline_(deadline) {
     context_.set_deadline(ToGrpcDeadline(deadline));
     outcome_.request_id =
         request_id.empty() ? NewRequestId() : std::string(request_id);
@@ -78,6 +79,9 @@ class UnaryCall {
   // Starts the call; subclasses call it once, from their constructor.
   void Begin(Start start) {
     outcome_.start = clock_.Now();
+    // Beside grpc-timeout, the deadline itself and the start: each hop can
+    // then see how long the call took to reach it.
+    SendDeadlineAt(context_, deadline_, outcome_.start);
     start(&context_, &request_, &outcome_.reply, [this](grpc::Status status) {
       outcome_.elapsed = clock_.Now() - outcome_.start;
       outcome_.status = std::move(status);
@@ -90,6 +94,7 @@ class UnaryCall {
   Clock& clock_;
   grpc::ClientContext context_;
   const Request request_;
+  const absl::Time deadline_;
   CallOutcome<Reply> outcome_;
   absl::Notification done_;
 };

@@ -134,6 +134,21 @@ Timeline MakeTimeline(absl::string_view title, const ClientView& client,
     }
     hop_lane.code = hop.code();
     hop_lane.detail = HopDetail(hop);
+    if (hop.has_arrival_delay() && hop.has_arrived_at()) {
+      const absl::StatusOr<absl::Duration> delay =
+          FromProtoDuration(hop.arrival_delay(), "arrival_delay");
+      if (delay.ok()) hop_lane.sent = hop_lane.start - *delay;
+    }
+    const auto part = [](bool has, const google::protobuf::Duration& d)
+        -> absl::optional<absl::Duration> {
+      if (!has) return absl::nullopt;
+      const absl::StatusOr<absl::Duration> parsed = FromProtoDuration(d, "");
+      if (!parsed.ok()) return absl::nullopt;
+      return *parsed;
+    };
+    hop_lane.queued = part(hop.has_queued(), hop.queued());
+    hop_lane.working = part(hop.has_working(), hop.working());
+    hop_lane.waiting = part(hop.has_waiting(), hop.waiting());
     timeline.lanes.push_back(hop_lane);
   }
   return timeline;
@@ -157,6 +172,24 @@ std::string FormatTimeline(const Timeline& timeline) {
                                Ms(lane.start - timeline.origin),
                                Ms(lane.end - timeline.origin),
                                Printable(lane.code), Printable(lane.detail)));
+    if (lane.sent.has_value() || lane.working.has_value()) {
+      std::string where;
+      if (lane.sent.has_value()) {
+        absl::StrAppend(&where, FormatBudget(lane.start - *lane.sent),
+                        " to arrive");
+      }
+      if (lane.working.has_value()) {
+        const auto ms = [](const absl::optional<absl::Duration>& d) {
+          return FormatBudget(d.value_or(absl::ZeroDuration()));
+        };
+        absl::StrAppend(&where, where.empty() ? "" : "; ", ms(lane.queued),
+                        " queued, ", ms(lane.working), " working, ",
+                        ms(lane.waiting), " waiting on calls");
+      }
+      absl::StrAppend(
+          &text, absl::StrFormat("  %-*s %s\n", static_cast<int>(width) + 22,
+                                 "", where));
+    }
   }
   if (!timeline.missing.empty()) {
     absl::StrAppend(&text, "  ", Printable(timeline.missing), "\n");
@@ -221,6 +254,14 @@ std::string RenderSvg(const Timeline& timeline) {
     const double top = kTop + kLane * i;
     const double bar_x = x(lane.start);
     const double bar_w = std::max(x(lane.end) - bar_x, 1.0);
+    if (lane.sent.has_value()) {
+      // From the caller's send to this hop's reading the call.
+      absl::StrAppend(
+          &svg, absl::StrFormat("<line class=\"arrival\" x1=\"%.1f\" "
+                                "y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                                "stroke=\"#555\" stroke-width=\"2\"/>\n",
+                                x(*lane.sent), top + 15, bar_x, top + 15));
+    }
     absl::StrAppend(
         &svg,
         absl::StrFormat(
@@ -235,6 +276,16 @@ std::string RenderSvg(const Timeline& timeline) {
             bar_w, ColourOf(lane.code), Escape(lane.code), Escape(lane.detail),
             std::min(bar_x, kLeft + kPlot * 0.45), top + 37, Escape(lane.code),
             Escape(Shorten(Printable(lane.detail), 100))));
+    if (lane.queued.has_value() && *lane.queued > absl::ZeroDuration()) {
+      // Waiting for a worker: the first part of the bar, paler.
+      const double qw =
+          std::clamp(x(lane.start + *lane.queued) - bar_x, 0.0, bar_w);
+      absl::StrAppend(
+          &svg, absl::StrFormat("<rect class=\"queued\" x=\"%.1f\" y=\"%.1f\" "
+                                "width=\"%.1f\" height=\"18\" fill=\"white\" "
+                                "fill-opacity=\"0.5\"/>\n",
+                                bar_x, top + 6, qw));
+    }
     if (lane.deadline) {
       const double dx = x(*lane.deadline);
       absl::StrAppend(
@@ -277,7 +328,8 @@ std::string RenderSvg(const Timeline& timeline) {
           "answer; green OK, orange DEADLINE_EXCEEDED, grey CANCELLED, red "
           "other</text>\n"
           "<text x=\"10\" y=\"%.0f\" fill=\"#555\">dashed: the deadline each "
-          "hop saw; x: where a hop noticed its caller had gone</text>\n",
+          "hop saw; x: where a hop noticed its caller had gone; a line before "
+          "a bar: on the wire and waiting to be read; pale: queued</text>\n",
           legend_y, legend_y + 16));
   legend_y += 16;
   if (!timeline.missing.empty()) {

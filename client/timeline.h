@@ -21,6 +21,13 @@ struct Lane {
   absl::optional<absl::Time> noticed_cancel;  // When it saw its caller go.
   std::string code;                           // "OK", "DEADLINE_EXCEEDED"...
   std::string detail;  // "98.4ms at arrival, forwarded 88.4ms; done"
+  // When its caller sent the call (the hop's arrival less its arrival
+  // delay, when known): the time before `start` was on the wire and
+  // waiting to be read.
+  absl::optional<absl::Time> sent;
+  // Where the time from `start` to `end` went, when the hop said: waiting
+  // for a worker, its own work, waiting on its calls.
+  absl::optional<absl::Duration> queued, working, waiting;
 };
 
 struct Timeline {
@@ -48,14 +55,18 @@ Timeline MakeTimeline(absl::string_view title, const ClientView& client,
                       const absl::optional<deadline::v1::BudgetTrace>& trace);
 
 // The timeline as text, one line per lane, times in ms from the client's
-// start. The lanes' text comes from the servers: it is printed through
+// start, and under a hop that said where its time went, a line that does.
+// The lanes' text comes from the servers: it is printed through
 // Printable() (common/printable.h), so a line stays one line and holds no
 // escape sequence. E.g.
 //   frontend   0.9 -> 90.8ms  DEADLINE_EXCEEDED  98.4ms at arrival, ...
+//              0.3ms to arrive; 0.0 queued, 1.1 working, 89.8 waiting
 std::string FormatTimeline(const Timeline& timeline);
 
 // The timeline as a standalone SVG image: a lane per hop with a bar from
-// arrival to finish (coloured by status code), each hop's deadline as a
+// arrival to finish (coloured by status code; the part queued for a worker
+// paler; a thin line before it for the time on the wire and waiting to be
+// read), each hop's deadline as a
 // dashed line across its lane, the client's deadline as a line across all
 // lanes, and a mark where a hop noticed that its caller had gone. Well-formed
 // XML whatever the lanes hold: their text goes through Printable() and is

@@ -69,8 +69,9 @@ start_chain() {
   start_server backend "$root/server/backend/backend" --listen=127.0.0.1:0 --log=all
   backend_log="$work/backend.log"
   start_server frontend "$root/server/frontend/frontend" --listen=127.0.0.1:0 \
-    --backend="$address"
+    --backend="$address" --log=all
   frontend="$address"
+  frontend_log="$work/frontend.log"
 }
 
 start_hostile_frontend() {
@@ -127,6 +128,19 @@ backend_line() {
   done
   [ -n "$line" ] || return 1
   echo "  backend logged: $line" >&2
+  echo "$line"
+}
+
+# frontend_line REQUEST_ID: the frontend's log line for the call, waiting
+# up to 5 s for it.
+frontend_line() {
+  local line="" i
+  for i in $(seq 50); do
+    line="$(grep -F "request_id=$1 " "$frontend_log")" && break
+    sleep 0.1
+  done
+  [ -n "$line" ] || return 1
+  echo "  frontend logged: $line" >&2
   echo "$line"
 }
 
@@ -209,6 +223,15 @@ deadline_try() {
   steps="$(field steps "$line")"
   within 0 "${steps%/*}" 40 ||
     fail "the backend did ${steps} steps, want at most 40 of 100 in ~300ms"
+  # The client sent its absolute deadline and send time too (deadline-at,
+  # deadline-sent-at): the frontend knows how long the call took to reach
+  # it.
+  line="$(frontend_line "$rid")" || {
+    fail "the frontend logged no line for $rid"
+    return
+  }
+  [[ "$line" == *" arrival="* ]] ||
+    fail "the frontend did not see when the client sent the call"
 }
 
 # Cancelled after 150 ms of 1 s of work, with no deadline: CANCELLED (exit

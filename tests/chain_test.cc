@@ -80,9 +80,10 @@ TEST_P(ChainTest, OkReportsTheBudgetEachHopSaw) {
   // gRPC rounds deadlines up to the millisecond.
   EXPECT_LE(at_frontend, absl::Milliseconds(802));
   EXPECT_GE(at_frontend, absl::Milliseconds(500));
-  // Exactly the arrival slack (3% here) and the reserve are kept back.
-  EXPECT_EQ(forwarded,
-            at_frontend - ArrivalSlack(at_frontend) - absl::Milliseconds(10));
+  // The client sends its absolute deadline too (deadline-at): exact, it
+  // needs no allowance for what the wire may add, and only the reserve is
+  // kept back.
+  EXPECT_EQ(forwarded, at_frontend - absl::Milliseconds(10));
   // The backend sees what was forwarded, less the hop. gRPC rounds the
   // deadline up to whole milliseconds on each side of the wire, so it can
   // also see a little more.
@@ -93,6 +94,23 @@ TEST_P(ChainTest, OkReportsTheBudgetEachHopSaw) {
   EXPECT_EQ(backend.stats().ok, 1);
   EXPECT_EQ(backend.stats().steps_done, 5);
   EXPECT_TRUE(WaitUntil([&] { return frontend.stats().ok == 1; }));
+}
+
+// A caller that sends grpc-timeout alone (any gRPC client but this
+// project's) is planned as before: the arrival slack comes off too, since
+// the relative timeout may have grown on the wire.
+TEST_P(ChainTest, ACallerWithoutDeadlineAtKeepsTheArrivalSlack) {
+  TestBackend backend(GetParam());
+  TestFrontend frontend(backend.address());
+  grpc::ClientContext context;
+  context.set_deadline(ToGrpcDeadline(absl::Now() + absl::Milliseconds(800)));
+  FetchRequest request;
+  *request.mutable_work() = Work(1, absl::Milliseconds(1));
+  FetchReply reply;
+  ASSERT_TRUE(frontend.stub().Fetch(&context, request, &reply).ok());
+  const absl::Duration at_frontend = ToDuration(reply.budget_at_arrival());
+  EXPECT_EQ(ToDuration(reply.budget_forwarded()),
+            at_frontend - ArrivalSlack(at_frontend) - absl::Milliseconds(10));
 }
 
 TEST_P(ChainTest, DeadlineExceededEndToEndStopsTheBackendLoop) {
@@ -452,8 +470,24 @@ TEST_P(ChainTraceTest, OkCallCarriesEachHopsStoryAndTheRequestId) {
   EXPECT_EQ(front.code(), "OK");
   EXPECT_EQ(front.stop(), "done");
   const absl::Duration at_arrival = ToDuration(front.budget_at_arrival());
-  EXPECT_EQ(ToDuration(front.forwarded()),
-            at_arrival - ArrivalSlack(at_arrival) - absl::Milliseconds(10));
+  EXPECT_EQ(ToDuration(front.forwarded()), at_arrival - absl::Milliseconds(10));
+  // Where each hop's time went adds up to the time it took.
+  // (Timestamps in a trace keep microseconds, durations nanoseconds.)
+  for (const auto& hop : {front, back}) {
+    const absl::Duration parts = ToDuration(hop.queued()) +
+                                 ToDuration(hop.working()) +
+                                 ToDuration(hop.waiting());
+    const absl::Duration elapsed =
+        FromProtoTime(hop.finished_at()) - FromProtoTime(hop.arrived_at());
+    EXPECT_LE(absl::AbsDuration(parts - elapsed), absl::Microseconds(1))
+        << hop.hop();
+    EXPECT_TRUE(hop.has_arrival_delay()) << hop.hop();
+    EXPECT_GE(ToDuration(hop.arrival_delay()), -absl::Milliseconds(1));
+  }
+  // The frontend waited on its backend for about as long as the backend
+  // took.
+  EXPECT_GE(ToDuration(front.waiting()), FromProtoTime(back.finished_at()) -
+                                             FromProtoTime(back.arrived_at()));
   EXPECT_EQ(ToDuration(front.budget_at_arrival()),
             ToDuration(outcome.reply.budget_at_arrival()));
   EXPECT_EQ(back.hop(), "backend");

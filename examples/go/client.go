@@ -174,6 +174,14 @@ func run() int {
 		defer timer.Stop()
 	}
 	ctx = metadata.AppendToOutgoingContext(ctx, "x-request-id", *requestID)
+	// Beside grpc-timeout, the deadline itself and the send time, in Unix
+	// microseconds: each hop can see how long the call took to reach it
+	// (common/deadline_at.h).
+	if at, ok := ctx.Deadline(); ok {
+		ctx = metadata.AppendToOutgoingContext(ctx,
+			"deadline-at", strconv.FormatInt(at.UnixNano()/1000, 10),
+			"deadline-sent-at", strconv.FormatInt(time.Now().UnixNano()/1000, 10))
+	}
 
 	conn, err := grpc.Dial(*target, grpc.WithInsecure())
 	if err != nil {

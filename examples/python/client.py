@@ -111,9 +111,18 @@ def main():
     with grpc.insecure_channel(args.target) as channel:
         stub = deadline_pb2_grpc.FrontendStub(channel)
         start = time.monotonic()
-        call = stub.Fetch.future(
-            request, timeout=args.deadline,
-            metadata=[("x-request-id", args.request_id)])
+        metadata = [("x-request-id", args.request_id)]
+        if args.deadline is not None:
+            # Beside grpc-timeout, the deadline itself and the send time, in
+            # Unix microseconds: each hop can see how long the call took to
+            # reach it (see common/deadline_at.h).
+            now_us = time.time_ns() // 1000
+            metadata += [
+                ("deadline-at", str(now_us + round(args.deadline * 1e6))),
+                ("deadline-sent-at", str(now_us)),
+            ]
+        call = stub.Fetch.future(request, timeout=args.deadline,
+                                 metadata=metadata)
         try:
             # Raises FutureTimeoutError if still running at --cancel_after.
             call.exception(timeout=args.cancel_after)

@@ -73,10 +73,12 @@ BackendCall::BackendCall(BackendCore& core, CallArrival arrival,
                          const absl::Status& received)
     : core_(core),
       record_(core.sink_, "backend", arrival.method,
-              std::move(arrival.request_id), core.clock_.Now()),
-      deadline_(arrival.deadline) {
-  const absl::Time deadline = arrival.deadline;
-  record_.SetDeadline(deadline);
+              std::move(arrival.request_id), core.clock_.Now()) {
+  const Budget budget = core.policy_.Plan(arrival.deadline, record_.arrived());
+  deadline_ = budget.deadline;
+  record_.SetDeadline(budget.deadline);
+  record_.SetDeadlineSource(DeadlineFromName(budget.from),
+                            budget.deadline_at_ignored, budget.arrival_delay);
   record_.SetAttempt(arrival.attempt);
   if (!received.ok()) {
     Finish({absl::Status(received.code(),
@@ -101,12 +103,13 @@ BackendCall::BackendCall(BackendCore& core, CallArrival arrival,
   }
   spec_ = *spec;
   spec_.step *= core.options_.slowdown;
-  const Budget budget = core.policy_.Plan(deadline, record_.arrived());
   if (budget.fail_fast) {
     const std::string why = core.policy_.ExplainFailFast(budget);
-    Finish({absl::DeadlineExceededError(
-                absl::StrCat("backend: ", why, "; no work done")),
-            Outcome::kRejected, absl::StrCat("fail fast: ", why)});
+    HopEnding ending{absl::DeadlineExceededError(
+                         absl::StrCat("backend: ", why, "; no work done")),
+                     Outcome::kRejected, absl::StrCat("fail fast: ", why)};
+    ending.arrived_late = budget.arrived_late.has_value();
+    Finish(std::move(ending));
     return;
   }
   stop_at_ = core.behavior().StopAt(budget.forward_deadline);

@@ -18,8 +18,8 @@
 #include "server/backend/behavior.h"
 #include "server/deadline/budget.h"
 #include "server/deadline/work_loop.h"
-#include "server/observability/hop_record.h"
 #include "server/deadline/work_request.h"
+#include "server/observability/hop_record.h"
 
 namespace deadline {
 
@@ -74,7 +74,8 @@ class BackendCall;
 struct CallArrival {
   absl::string_view method;  // A literal: "Work", "WorkStream".
   std::string request_id;
-  absl::Time deadline = absl::InfiniteFuture();  // Infinite: none.
+  // grpc-timeout, and deadline-at if the caller sent it.
+  CallerDeadline deadline;
   int attempt = 1;  // 1-based, as gRPC's retries count.
 };
 
@@ -167,6 +168,9 @@ class BackendCall {
   // When the work must stop: the deadline (or the default, clamped) less
   // the reserve and the arrival slack.
   absl::Time stop_at() const { return stop_at_; }
+  // The work began at `started` (the first call counts): before it, the
+  // call waited for a worker.
+  void WorkStarted(absl::Time started) { record_.WorkStarted(started); }
   // What the work asks about its caller: `caller`, unless a flag says
   // otherwise (see BackendBehavior).
   Caller& Heard(Caller& caller) const { return core_.behavior().Heard(caller); }

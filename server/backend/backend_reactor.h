@@ -16,6 +16,7 @@
 #include "common/status_util.h"
 #include "common/trace.h"
 #include "server/backend/backend_service.h"
+#include "server/deadline/propagation.h"
 #include "server/serving/raw_messages.h"
 
 namespace deadline {
@@ -65,6 +66,7 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
       // Work still waiting for a worker at its stop time leaves the queue.
       ArmTimer(call_.stop_at(), [this] { ShedAtStopTime(); });
     } else {
+      call_.WorkStarted(start_);
       Sleep();
     }
   }
@@ -83,7 +85,7 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
       : service_(service),
         context_(context),
         call_(service.core_,
-              {method, RequestIdOf(context), DeadlineOf(context),
+              {method, RequestIdOf(context), CallerDeadlineOf(context),
                AttemptOf(context)},
               request_, ParseRequest(request, request_)),
         start_(clock().Now()) {
@@ -161,6 +163,7 @@ class BackendService::Reactor : public GrpcReactor, public Caller {
   // Runs `work` on this worker until it is done, the stop time passes or
   // the caller goes, asking the caller as the work hears it.
   WorkResult RunOnWorker(const WorkSpec& work) {
+    call_.WorkStarted(clock().Now());
     return RunWork(work, call_.stop_at(), heard(), clock(),
                    service_.core_.options().check_interval);
   }

@@ -6,8 +6,8 @@
 #include "common/clock.h"
 #include "proto/deadline.grpc.pb.h"
 #include "server/backend/backend_call.h"
-#include "server/observability/call_stats.h"
 #include "server/deadline/worker_pool.h"
+#include "server/observability/call_stats.h"
 
 namespace deadline {
 

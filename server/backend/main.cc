@@ -9,10 +9,10 @@
 #include "absl/time/time.h"
 #include "common/flags.h"
 #include "server/backend/backend_service.h"
-#include "server/observability/metrics.h"
-#include "server/serving/server_main.h"
-#include "server/observability/stats_service.h"
 #include "server/backend/sync_backend_service.h"
+#include "server/observability/metrics.h"
+#include "server/observability/stats_service.h"
+#include "server/serving/server_main.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052",
           "host:port to serve on; port 0 picks a free port");
@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   options.budget.min_budget = absl::GetFlag(FLAGS_min_budget);
   options.budget.default_deadline = absl::GetFlag(FLAGS_default_deadline);
   options.budget.max_deadline = absl::GetFlag(FLAGS_max_deadline);
+  deadline::ApplySharedBudgetFlags(options.budget);
   options.slowdown = absl::GetFlag(FLAGS_slowdown);
   options.fail_rate = absl::GetFlag(FLAGS_fail_rate);
   options.ignore_cancel = absl::GetFlag(FLAGS_ignore_cancel);

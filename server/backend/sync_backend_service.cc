@@ -7,6 +7,7 @@
 #include "common/time_util.h"
 #include "common/trace.h"
 #include "server/deadline/cancel_signal.h"
+#include "server/deadline/propagation.h"
 
 namespace deadline {
 
@@ -37,10 +38,10 @@ grpc::Status SyncBackendService::Run(absl::string_view method,
                                      const WorkRequest& request,
                                      WorkReply* reply,
                                      grpc::ServerWriter<WorkProgress>* writer) {
-  BackendCall call(
-      core_,
-      {method, RequestIdOf(context), DeadlineOf(context), AttemptOf(context)},
-      request);
+  BackendCall call(core_,
+                   {method, RequestIdOf(context), CallerDeadlineOf(context),
+                    AttemptOf(context)},
+                   request);
   if (call.admitted()) {
     Clock& clock = core_.clock();
     CancelSignal cancel(clock);

@@ -4,8 +4,8 @@
 #include "common/clock.h"
 #include "proto/deadline.grpc.pb.h"
 #include "server/backend/backend_call.h"
-#include "server/observability/call_stats.h"
 #include "server/backend/cancellation_watcher.h"
+#include "server/observability/call_stats.h"
 
 namespace deadline {
 

@@ -27,10 +27,26 @@ absl::Status ValidateBudgetOptions(const BudgetOptions& options) {
                "--min_budget, or calls without a deadline always fail"),
            check(options.max_deadline >= options.default_deadline,
                  "--max_deadline must be at least --default_deadline"),
+           check(options.clock_skew >= absl::ZeroDuration() &&
+                     options.clock_skew <= options.reserve,
+                 "--clock_skew must be 0 to --reserve, or a call trusted to "
+                 "an absolute deadline that late could be answered late"),
        }) {
     if (!status.ok()) return status;
   }
   return absl::OkStatus();
+}
+
+absl::string_view DeadlineFromName(DeadlineFrom from) {
+  switch (from) {
+    case DeadlineFrom::kRelative:
+      return "grpc-timeout";
+    case DeadlineFrom::kAbsolute:
+      return "deadline-at";
+    case DeadlineFrom::kNone:
+      break;
+  }
+  return "";
 }
 
 absl::Duration WireRounding(absl::Duration d) {
@@ -60,13 +76,41 @@ Budget BudgetPolicy::Plan(absl::Time caller_deadline) const {
 
 Budget BudgetPolicy::Plan(absl::Time caller_deadline, absl::Time arrived,
                           absl::Duration cap) const {
+  return Plan(CallerDeadline(caller_deadline), arrived, cap);
+}
+
+Budget BudgetPolicy::Plan(const CallerDeadline& caller, absl::Time arrived,
+                          absl::Duration cap) const {
   Budget budget;
-  budget.at_arrival = caller_deadline - arrived;  // Saturates to infinity.
+  const absl::Duration skew = options_.clock_skew;
+  const bool sent = caller.at.has_value() || caller.malformed;
+  const bool trusted =
+      options_.absolute_deadline && caller.at.has_value() &&
+      !caller.malformed && *caller.at - arrived <= options_.max_deadline &&
+      *caller.at <= caller.relative + skew &&
+      (!caller.sent_at.has_value() || *caller.sent_at <= arrived + skew);
+  budget.deadline_at_ignored = options_.absolute_deadline && sent && !trusted;
+  absl::Duration slack;
+  if (trusted) {
+    budget.deadline = std::min(caller.relative, *caller.at + skew);
+    budget.from = budget.deadline < caller.relative ? DeadlineFrom::kAbsolute
+                                                    : DeadlineFrom::kRelative;
+    if (*caller.at + skew < arrived) budget.arrived_late = arrived - *caller.at;
+    if (caller.sent_at.has_value()) {
+      budget.arrival_delay = arrived - *caller.sent_at;
+    }
+  } else {
+    budget.deadline = caller.relative;
+    budget.from = caller.relative == absl::InfiniteFuture()
+                      ? DeadlineFrom::kNone
+                      : DeadlineFrom::kRelative;
+  }
+  budget.at_arrival = budget.deadline - arrived;  // Saturates to infinity.
+  if (!trusted) slack = ArrivalSlack(budget.at_arrival);
   absl::Duration usable =
       budget.at_arrival == absl::InfiniteDuration()
           ? options_.default_deadline
-          : std::min(budget.at_arrival - ArrivalSlack(budget.at_arrival),
-                     options_.max_deadline);
+          : std::min(budget.at_arrival - slack, options_.max_deadline);
   budget.fail_fast = usable - options_.reserve < options_.min_budget;
   if (cap < usable) {
     usable = cap;
@@ -74,11 +118,16 @@ Budget BudgetPolicy::Plan(absl::Time caller_deadline, absl::Time arrived,
   }
   budget.forwarded = usable - options_.reserve;
   budget.forward_deadline = arrived + budget.forwarded;
+  budget.slack = slack;
   return budget;
 }
 
 std::string BudgetPolicy::ExplainFailFast(const Budget& budget) const {
-  const absl::Duration slack = ArrivalSlack(budget.at_arrival);
+  if (budget.arrived_late.has_value()) {
+    return absl::StrCat("arrived ", FormatBudget(*budget.arrived_late),
+                        " after its caller's deadline (deadline-at)");
+  }
+  const absl::Duration slack = budget.slack;
   return absl::StrCat(
       FormatBudget(budget.at_arrival), " left at arrival, less than the ",
       FormatBudget(options_.reserve), " reserve + ",

@@ -4,7 +4,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "common/clock.h"
 
 namespace deadline {
@@ -21,6 +23,14 @@ struct BudgetOptions {
   absl::Duration default_deadline = absl::Seconds(5);
   // Longer budgets are clamped to this.
   absl::Duration max_deadline = absl::Seconds(60);
+  // Whether to plan from a caller's absolute deadline too (deadline-at, see
+  // common/deadline_at.h), where it is to be trusted; false: from gRPC's
+  // relative timeout alone.
+  bool absolute_deadline = true;
+  // How far this host's clock may be from its callers': with hosts kept in
+  // sync by NTP, a few milliseconds at most. At most the reserve, so that a
+  // deadline-at read that much late is still answered in time.
+  absl::Duration clock_skew = absl::Milliseconds(2);
 };
 
 // OK when the options make sense together; otherwise INVALID_ARGUMENT naming
@@ -43,11 +53,52 @@ absl::Duration WireRounding(absl::Duration d);
 // or past `d`.
 absl::Duration ArrivalSlack(absl::Duration d);
 
+// What a call brings with it about its deadline.
+struct CallerDeadline {
+  CallerDeadline() = default;
+  // A caller that sent grpc-timeout alone. Implicit: such a deadline is
+  // what most code has in hand.
+  CallerDeadline(absl::Time relative) : relative(relative) {}  // NOLINT
+
+  // gRPC's: the relative timeout (grpc-timeout), counted from when this hop
+  // read the call; InfiniteFuture() when the caller set none.
+  absl::Time relative = absl::InfiniteFuture();
+  // The caller's absolute deadline and when it sent the call (deadline-at,
+  // deadline-sent-at), if it sent them; `malformed` when one did not parse.
+  absl::optional<absl::Time> at;
+  absl::optional<absl::Time> sent_at;
+  bool malformed = false;
+};
+
+// Which deadline a budget was planned from.
+enum class DeadlineFrom {
+  kNone,      // The caller set none: the default applies.
+  kRelative,  // grpc-timeout.
+  kAbsolute,  // deadline-at, the earlier of the two.
+};
+// "grpc-timeout", "deadline-at", or "" for none: a literal.
+absl::string_view DeadlineFromName(DeadlineFrom from);
+
 // One call's budget, as planned at its arrival.
 struct Budget {
   // Time left until the caller's deadline; InfiniteDuration() when the
   // caller set none; negative when it had already passed.
   absl::Duration at_arrival;
+  // The caller's deadline, as this hop takes it; InfiniteFuture() for none.
+  absl::Time deadline = absl::InfiniteFuture();
+  DeadlineFrom from = DeadlineFrom::kNone;
+  // A deadline-at was sent and not trusted (see Plan()).
+  bool deadline_at_ignored = false;
+  // The caller's deadline-at had passed, beyond the allowed skew, when the
+  // call arrived: by this much. It fails fast.
+  absl::optional<absl::Duration> arrived_late;
+  // From the caller's send (deadline-sent-at) to this hop's reading the
+  // call: time on the wire and waiting to be read. Known with a trusted
+  // deadline-at.
+  absl::optional<absl::Duration> arrival_delay;
+  // What came off at_arrival for what the wire may have added to it
+  // (ArrivalSlack), when planned from the relative deadline.
+  absl::Duration slack = absl::ZeroDuration();
   // The deadline and timeout for the downstream call.
   absl::Time forward_deadline;
   absl::Duration forwarded;
@@ -72,7 +123,22 @@ inline bool AtOrPast(absl::Time deadline, absl::Time at) {
 // Plans budgets, every rule of what a hop forwards in one place:
 // forwarded = min(at_arrival - ArrivalSlack(at_arrival), max_deadline, cap)
 // - reserve (default_deadline in place of the first without a deadline),
-// and fail_fast when forwarded < min_budget. The slack comes
+// and fail_fast when forwarded < min_budget.
+//
+// With a caller's absolute deadline (CallerDeadline::at) that can be
+// trusted, the caller's deadline is min(relative, at + clock_skew), and no
+// arrival slack comes off: the absolute deadline is exact, up to the clocks'
+// skew, whatever the wire did to the relative one, and it counts the time a
+// call waited to be read. It is not trusted, and the relative deadline
+// alone rules (as for a caller that sends none), when absolute_deadline is
+// off, an entry did not parse, or it is beyond max_deadline from the
+// arrival, later than the relative deadline, or sent (deadline-sent-at)
+// from a clock ahead of this one, by more than the skew: it never
+// lengthens a budget. A trusted deadline-at that has passed by more than
+// the skew fails fast (arrived_late): the work would be for nobody. A
+// caller whose clock is behind this host's by more than the skew looks
+// like a call that waited that long: --clock_skew is a promise about the
+// hosts' clocks. The slack comes
 // off because the caller's real deadline may be that much earlier than the
 // one that arrived: without it a 10 ms reserve would not hold from 1 to
 // 10 s (the rounding), nor beyond about 300 ms (the HPACK reuse), and the
@@ -94,6 +160,8 @@ class BudgetPolicy {
   Budget Plan(absl::Time caller_deadline) const;
   Budget Plan(absl::Time caller_deadline, absl::Time arrived,
               absl::Duration cap = absl::InfiniteDuration()) const;
+  Budget Plan(const CallerDeadline& caller, absl::Time arrived,
+              absl::Duration cap = absl::InfiniteDuration()) const;
 
   // The last moment at which a further call for `budget` (a hedge) is worth
   // starting: later, it would get less than min_budget.
@@ -103,7 +171,8 @@ class BudgetPolicy {
 
   // Why `budget` fails fast, for the DEADLINE_EXCEEDED message, e.g.
   // "3ms left at arrival, less than the 10ms reserve + 5ms minimum", or
-  // "... minimum + 1ms of arrival slack" when the slack is not zero.
+  // "... minimum + 1ms of arrival slack" when the slack is not zero, or
+  // "arrived 88ms after its caller's deadline (deadline-at)".
   std::string ExplainFailFast(const Budget& budget) const;
 
   const BudgetOptions& options() const { return options_; }

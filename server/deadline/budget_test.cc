@@ -92,6 +92,96 @@ TEST_F(BudgetPolicyTest, AFurtherCallIsWorthStartingUntilTheMinimumIsLeft) {
   EXPECT_EQ(policy_.LastStart(b), b.forward_deadline - Milliseconds(5));
 }
 
+// A caller's absolute deadline (deadline-at), beside grpc-timeout.
+class AbsoluteDeadlineTest : public BudgetPolicyTest {
+ protected:
+  // A 300 ms call read `waited` after it was sent at `now_`: grpc-timeout
+  // counts from the read, deadline-at does not.
+  CallerDeadline Sent(absl::Duration waited = absl::ZeroDuration()) {
+    CallerDeadline caller(now_ + waited + Milliseconds(300));
+    caller.at = now_ + Milliseconds(300);
+    caller.sent_at = now_;
+    return caller;
+  }
+};
+
+TEST_F(AbsoluteDeadlineTest, TrustedItNeedsNoArrivalSlack) {
+  const Budget b = policy_.Plan(Sent(), now_);
+  EXPECT_FALSE(b.deadline_at_ignored);
+  EXPECT_EQ(b.at_arrival, Milliseconds(300));
+  EXPECT_EQ(b.slack, absl::ZeroDuration());
+  EXPECT_EQ(b.forwarded, Milliseconds(290));  // The reserve alone.
+  EXPECT_EQ(b.arrival_delay, absl::ZeroDuration());
+}
+
+TEST_F(AbsoluteDeadlineTest, AWaitBeforeTheReadComesOffTheBudget) {
+  // Read 44 ms after it was sent: grpc-timeout says 300 ms are left,
+  // deadline-at says 256 (and the allowed 2 ms of skew).
+  const Budget b =
+      policy_.Plan(Sent(Milliseconds(44)), now_ + Milliseconds(44));
+  EXPECT_EQ(b.from, DeadlineFrom::kAbsolute);
+  EXPECT_EQ(b.at_arrival, Milliseconds(258));
+  EXPECT_EQ(b.forwarded, Milliseconds(248));
+  EXPECT_EQ(b.arrival_delay, Milliseconds(44));
+}
+
+TEST_F(AbsoluteDeadlineTest, OnePassedBeyondTheSkewFailsFastAsLate) {
+  const Budget b =
+      policy_.Plan(Sent(Milliseconds(400)), now_ + Milliseconds(400));
+  EXPECT_TRUE(b.fail_fast);
+  ASSERT_TRUE(b.arrived_late.has_value());
+  EXPECT_EQ(*b.arrived_late, Milliseconds(100));
+  EXPECT_EQ(policy_.ExplainFailFast(b),
+            "arrived 100ms after its caller's deadline (deadline-at)");
+  // Within the skew it is not late: it fails fast for too little budget.
+  const Budget within =
+      policy_.Plan(Sent(Milliseconds(301)), now_ + Milliseconds(301));
+  EXPECT_FALSE(within.arrived_late.has_value());
+}
+
+TEST_F(AbsoluteDeadlineTest, AnAbsurdOneNeverLengthensABudget) {
+  const Budget relative_alone = policy_.Plan(now_ + Milliseconds(300), now_);
+  CallerDeadline later = Sent();
+  later.at = now_ + absl::Hours(1);  // Beyond --max_deadline too.
+  CallerDeadline beyond_relative = Sent();
+  beyond_relative.at = now_ + Milliseconds(303);  // Later than 300 + 2.
+  CallerDeadline unparsed = Sent();
+  unparsed.malformed = true;
+  CallerDeadline ahead = Sent();  // A caller whose clock is 1 s ahead.
+  ahead.sent_at = now_ + absl::Seconds(1);
+  ahead.at = *ahead.sent_at + Milliseconds(300);
+  for (const CallerDeadline& caller :
+       {later, beyond_relative, unparsed, ahead}) {
+    const Budget b = policy_.Plan(caller, now_);
+    EXPECT_TRUE(b.deadline_at_ignored);
+    EXPECT_EQ(b.from, DeadlineFrom::kRelative);
+    // Planned as for a caller that sends none: the slack comes off.
+    EXPECT_EQ(b.forwarded, relative_alone.forwarded);
+    EXPECT_FALSE(b.arrival_delay.has_value());
+  }
+}
+
+TEST_F(AbsoluteDeadlineTest, SwitchedOffOnlyGrpcTimeoutCounts) {
+  BudgetOptions options;
+  options.absolute_deadline = false;
+  const BudgetPolicy policy(options, clock_);
+  const Budget b = policy.Plan(Sent(Milliseconds(44)), now_ + Milliseconds(44));
+  EXPECT_FALSE(b.deadline_at_ignored);  // Not sent for: nothing to count.
+  EXPECT_EQ(b.at_arrival, Milliseconds(300));
+  EXPECT_EQ(b.forwarded,
+            policy_.Plan(now_ + Milliseconds(300), now_).forwarded);
+}
+
+TEST(BudgetOptionsTest, TheSkewMayNotExceedTheReserve) {
+  BudgetOptions options;
+  options.clock_skew = options.reserve + Milliseconds(1);
+  EXPECT_EQ(ValidateBudgetOptions(options).code(),
+            absl::StatusCode::kInvalidArgument);
+  options.clock_skew = -Milliseconds(1);
+  EXPECT_EQ(ValidateBudgetOptions(options).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(AtOrPastTest, AMomentWithinAMillisecondOfTheDeadlineIsAtIt) {
   const absl::Time deadline = absl::FromUnixSeconds(1000);
   EXPECT_FALSE(AtOrPast(deadline, deadline - Microseconds(1001)));

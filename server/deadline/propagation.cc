@@ -1,9 +1,24 @@
 #include "server/deadline/propagation.h"
 
+#include "common/deadline_at.h"
 #include "common/grpc_time.h"
 #include "common/time_util.h"
 
 namespace deadline {
+
+CallerDeadline CallerDeadlineOf(const grpc::ServerContextBase& caller) {
+  CallerDeadline deadline(DeadlineOf(caller));
+  const DeadlineAt sent = DeadlineAtOf(caller);
+  deadline.at = sent.at;
+  deadline.sent_at = sent.sent_at;
+  deadline.malformed = sent.malformed;
+  return deadline;
+}
+
+void StampDeadlineAt(grpc::ClientContext& call, absl::Time deadline,
+                     Clock& clock) {
+  SendDeadlineAt(call, deadline, clock.Now());
+}
 
 std::unique_ptr<grpc::ClientContext> ChildContext(
     grpc::CallbackServerContext& caller, absl::Time deadline,

@@ -4,8 +4,10 @@
 #include <memory>
 
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/server_context.h"
+#include "server/deadline/budget.h"
 
 namespace deadline {
 
@@ -36,6 +38,17 @@ enum class Propagation {
 // the inherited deadline applies on the wire. This function always sets
 // `deadline` as well, so deadline() reads that; either way, budgets are
 // computed from the caller's deadline, never from a child's deadline().
+// What the call `caller` brings about its deadline: gRPC's relative one,
+// and the caller's absolute deadline entries (common/deadline_at.h), for
+// BudgetPolicy::Plan().
+CallerDeadline CallerDeadlineOf(const grpc::ServerContextBase& caller);
+
+// Adds to a call about to start the absolute deadline entries a callee
+// plans from: deadline-at `deadline` (none when InfiniteFuture()), and
+// deadline-sent-at now, by `clock`.
+void StampDeadlineAt(grpc::ClientContext& call, absl::Time deadline,
+                     Clock& clock);
+
 std::unique_ptr<grpc::ClientContext> ChildContext(
     grpc::CallbackServerContext& caller, absl::Time deadline,
     Propagation propagation = Propagation::kDeadlineAndCancellation);

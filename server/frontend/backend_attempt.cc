@@ -20,6 +20,7 @@ void BackendAttempt::Start(int backend, const deadline::v1::WorkRequest& work,
   ended_ = std::move(ended);
   backend_ = target.name;
   sent_at_ = frontend.clock().Now();
+  call_.Stamp(*context_, sent_at_);
   SerializeRaw(work, request_bytes_);
   target.raw->UnaryCall(
       context_.get(), kWorkMethod, grpc::StubOptions(), &request_bytes_,

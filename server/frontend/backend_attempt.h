@@ -36,6 +36,7 @@ class BackendAttempt {
   // INTERNAL, naming the backend.
   const grpc::Status& status() const { return status_; }
   const deadline::v1::WorkReply& reply() const { return reply_; }
+  absl::Time sent_at() const { return sent_at_; }
   absl::Time ended_at() const { return ended_at_; }
   // The backend's --backend name.
   const std::string& backend() const { return backend_; }

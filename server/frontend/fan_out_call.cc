@@ -1,5 +1,6 @@
 #include "server/frontend/fan_out_call.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -115,8 +116,14 @@ class FanOutCall : public grpc::ServerUnaryReactor, private FanOut::Backends {
   // end.
   void Conclude() {
     BackendOutcome outcome;
+    // From the first call's start to the last one's end, the frontend waited
+    // on its backends.
+    absl::Time first_sent = absl::InfiniteFuture();
+    absl::Time last_ended = absl::InfinitePast();
     for (int id = 0; id < static_cast<int>(attempts_.size()); ++id) {
       if (!fan_out_->started(id)) continue;
+      first_sent = std::min(first_sent, attempts_[id]->sent_at());
+      last_ended = std::max(last_ended, attempts_[id]->ended_at());
       if (hops_[id] != nullptr) call_.AddBackendHop(hops_[id]);
       outcome.hit_deadline |= attempts_[id]->status().error_code() ==
                               grpc::StatusCode::DEADLINE_EXCEEDED;
@@ -128,6 +135,7 @@ class FanOutCall : public grpc::ServerUnaryReactor, private FanOut::Backends {
                                 ? HopOf(p)->steps_done()
                                 : AnswerOf(p).reply().steps_done();
     }
+    if (first_sent < last_ended) call_.AddWaiting(last_ended - first_sent);
     outcome.stop_with_caller = call_.forwards_deadline();
     const absl::Status status = fan_out_->status();
     if (!status.ok()) {

@@ -44,6 +44,7 @@ class FetchReactor final : public grpc::ServerUnaryReactor {
   // The backend call has ended, on a gRPC thread: answer.
   void BackendEnded() {
     const grpc::Status& status = backend_->status();
+    call_.AddWaiting(backend_->ended_at() - backend_->sent_at());
     // An OK answer whose caller wants no trace needs no more than the
     // reply: the hot path skips the trailers.
     const deadline::v1::HopTrace* hop = nullptr;

@@ -95,6 +95,7 @@ class FetchStreamReactor final
     backend_name_ = frontend_.backend(backend_index_).name;
     context_ = call_.NewBackendContext();
     sent_at_ = clock().Now();
+    call_.Stamp(*context_, sent_at_);
     Hold();  // The backend stream's: let go by its OnDone.
     frontend_.backend(backend_index_)
         .stub->async()
@@ -198,6 +199,7 @@ class FetchStreamReactor final
       timer_armed_ = false;
     }
     if (disarmed) Release();  // Never the last: the backend's hold is held.
+    call_.AddWaiting(now - sent_at_);
     SeenBackendCall seen;
     seen.context = context_.get();
     seen.status = status;

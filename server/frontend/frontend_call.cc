@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/deadline_at.h"
 #include "common/grpc_time.h"
 #include "common/time_util.h"
 #include "common/trace.h"
@@ -110,19 +111,28 @@ bool FrontendCall::Admit(const absl::Status& received, int64_t steps,
          Outcome::kInvalid, "invalid request"});
     return false;
   }
-  const absl::Time deadline = DeadlineOf(caller_);
-  record_.SetDeadline(deadline);
   const BudgetPolicy& policy = frontend_.policy();
-  budget_ = policy.Plan(deadline, record_.arrived(), cap);
+  budget_ = policy.Plan(CallerDeadlineOf(caller_), record_.arrived(), cap);
+  record_.SetDeadline(budget_.deadline);
+  record_.SetDeadlineSource(DeadlineFromName(budget_.from),
+                            budget_.deadline_at_ignored, budget_.arrival_delay);
   if (budget_.fail_fast) {
     const std::string why = policy.ExplainFailFast(budget_);
-    End({absl::DeadlineExceededError(
-             absl::StrCat("frontend: ", why, "; backend not called")),
-         Outcome::kRejected, absl::StrCat("fail fast: ", why)});
+    HopEnding ending{absl::DeadlineExceededError(absl::StrCat(
+                         "frontend: ", why, "; backend not called")),
+                     Outcome::kRejected, absl::StrCat("fail fast: ", why)};
+    ending.arrived_late = budget_.arrived_late.has_value();
+    End(std::move(ending));
     return false;
   }
   if (forwards_deadline()) record_.SetForwarded(budget_.forwarded);
   return true;
+}
+
+void FrontendCall::Stamp(grpc::ClientContext& context, absl::Time now) {
+  if (forwards_deadline()) {
+    SendDeadlineAt(context, budget_.forward_deadline, now);
+  }
 }
 
 BackendContext FrontendCall::NewBackendContext() {
@@ -214,7 +224,7 @@ const absl::Status& FrontendCall::Conclude(const BackendOutcome& outcome) {
   };
   if (const absl::optional<absl::Time> gone = CallerGoneAt()) {
     // Nobody reads the answer: the call counts as what its caller saw.
-    const absl::StatusCode code = GoneCallerCode(now, DeadlineOf(caller_));
+    const absl::StatusCode code = GoneCallerCode(now, budget_.deadline);
     const absl::string_view why = GoneCause(*gone);
     return End(
         {absl::Status(code,
@@ -234,11 +244,48 @@ const absl::Status& FrontendCall::Conclude(const BackendOutcome& outcome) {
     return End({outcome.status, Outcome::kOk, "done", outcome.steps_done,
                 stop_latency});
   }
-  return End(
-      {absl::Status(outcome.status.code(),
-                    absl::StrCat(summary(), "; ", outcome.status.message())),
-       OutcomeOf(outcome.status.code()), outcome.stop, outcome.steps_done,
-       stop_latency});
+  std::string message = absl::StrCat(summary(), "; ", outcome.status.message());
+  if (outcome.status.code() == absl::StatusCode::kDeadlineExceeded) {
+    absl::StrAppend(&message, LargestShare(now));
+  }
+  return End({absl::Status(outcome.status.code(), message),
+              OutcomeOf(outcome.status.code()), outcome.stop,
+              outcome.steps_done, stop_latency});
+}
+
+std::string FrontendCall::LargestShare(absl::Time now) const {
+  // This hop's own parts as they stand, then each backend call's.
+  const deadline::v1::BudgetTrace& trace = record_.trace();
+  std::string where;
+  absl::Duration most = absl::ZeroDuration();
+  const auto consider = [&](absl::string_view who, absl::Duration d,
+                            absl::string_view what) {
+    if (d <= most) return;
+    most = d;
+    where = absl::StrCat(who, ": ", FormatBudget(d), " ", what);
+  };
+  const auto part = [](bool has, const google::protobuf::Duration& d) {
+    return has ? FromProtoDuration(d, "").value_or(absl::ZeroDuration())
+               : absl::ZeroDuration();
+  };
+  const deadline::v1::HopTrace& own = trace.hops(0);
+  consider("frontend", part(own.has_arrival_delay(), own.arrival_delay()),
+           "on the wire and waiting to be read");
+  absl::Duration waiting = absl::ZeroDuration();
+  for (int i = 1; i < trace.hops_size(); ++i) {
+    const deadline::v1::HopTrace& hop = trace.hops(i);
+    const std::string who = absl::StrCat(hop.hop(), " ", hop.address());
+    consider(who, part(hop.has_arrival_delay(), hop.arrival_delay()),
+             "on the wire and waiting to be read");
+    consider(who, part(hop.has_queued(), hop.queued()), "waiting for a worker");
+    consider(who, part(hop.has_working(), hop.working()), "working");
+    if (hop.has_arrived_at() && hop.has_finished_at()) {
+      waiting +=
+          FromProtoTime(hop.finished_at()) - FromProtoTime(hop.arrived_at());
+    }
+  }
+  consider("frontend", now - record_.arrived() - waiting, "working");
+  return where.empty() ? "" : absl::StrCat("; most of the time: ", where);
 }
 
 const absl::Status& FrontendCall::End(HopEnding ending) {

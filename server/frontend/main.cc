@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   options.budget.min_budget = absl::GetFlag(FLAGS_min_budget);
   options.budget.default_deadline = absl::GetFlag(FLAGS_default_deadline);
   options.budget.max_deadline = absl::GetFlag(FLAGS_max_deadline);
+  deadline::ApplySharedBudgetFlags(options.budget);
   if (const absl::Status status = ValidateBudgetOptions(options.budget);
       !status.ok()) {
     deadline::ExitWithUsageError(status.message());

@@ -49,6 +49,13 @@ std::string FormatCallLog(absl::string_view method,
       " steps=", hop.steps_done(), "/", hop.steps_requested(),
       " elapsed=", FormatBudget(elapsed),
       " stop_latency=", FormatBudget(stop_latency));
+  if (hop.has_arrival_delay()) {
+    absl::StrAppend(&line, " arrival=",
+                    FormatBudgetField(true, hop.arrival_delay()));
+  }
+  if (!hop.deadline_from().empty()) {
+    absl::StrAppend(&line, " deadline_from=", Value(hop.deadline_from()));
+  }
   if (hop.panel() >= 0) absl::StrAppend(&line, " panel=", hop.panel());
   absl::StrAppend(&line, " stop=", Value(hop.stop()));
   return line;

@@ -27,7 +27,9 @@ absl::StatusOr<LogMode> ParseLogMode(absl::string_view text);
 //   time=2026-11-23T06:05:10.1234Z hop=backend method=Work
 //   request_id=5f2c9a0e1b7d4c83 code=DEADLINE_EXCEEDED budget=88.8ms
 //   forwarded=none steps=8/100 elapsed=86.9ms stop_latency=0.1ms
-//   stop="at its deadline"
+//   arrival=0.3ms deadline_from=grpc-timeout stop="at its deadline"
+// (arrival: from the caller's send to this hop, when the caller said when
+// it sent the call; deadline_from: what set the deadline planned from).
 std::string FormatCallLog(absl::string_view method,
                           const deadline::v1::BudgetTrace& trace,
                           const deadline::v1::HopTrace& hop,

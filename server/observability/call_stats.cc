@@ -76,6 +76,8 @@ StatsSnapshot CallStats::Snapshot() const {
   s.shed = shed_.load(std::memory_order_relaxed);
   s.failed = failed_.load(std::memory_order_relaxed);
   s.steps_done = steps_done_.load(std::memory_order_relaxed);
+  s.arrived_late = arrived_late_.load(std::memory_order_relaxed);
+  s.deadline_at_ignored = deadline_at_ignored_.load(std::memory_order_relaxed);
   s.max_stop_latency =
       absl::Nanoseconds(max_stop_latency_ns_.load(std::memory_order_relaxed));
   return s;

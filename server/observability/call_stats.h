@@ -45,6 +45,10 @@ struct StatsSnapshot {
   // those stored; at a frontend, those that landed and those lost.
   int64_t records = 0;
   int64_t records_failed = 0;
+  // Calls whose caller's absolute deadline had passed when they arrived
+  // (also counted as rejected), and calls whose deadline-at was not trusted.
+  int64_t arrived_late = 0;
+  int64_t deadline_at_ignored = 0;
 };
 
 // Lock-free counters of one server's calls. Thread-safe. A snapshot reads
@@ -72,6 +76,15 @@ class CallStats {
     bool ended_ = false;
   };
 
+  // A call arrived after its caller's absolute deadline; a call's
+  // deadline-at was not trusted.
+  void CountArrivedLate() {
+    arrived_late_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void CountDeadlineAtIgnored() {
+    deadline_at_ignored_.fetch_add(1, std::memory_order_relaxed);
+  }
+
   StatsSnapshot Snapshot() const;
   // Calls in flight now (cheaper than a Snapshot()).
   int64_t in_flight() const {
@@ -81,6 +94,8 @@ class CallStats {
  private:
   std::atomic<int64_t>& CounterFor(Outcome outcome);
 
+  std::atomic<int64_t> arrived_late_{0};
+  std::atomic<int64_t> deadline_at_ignored_{0};
   std::atomic<int64_t> started_{0};
   std::atomic<int64_t> ok_{0};
   std::atomic<int64_t> deadline_exceeded_{0};

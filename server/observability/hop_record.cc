@@ -1,5 +1,6 @@
 #include "server/observability/hop_record.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/time_util.h"
@@ -21,6 +22,24 @@ void HopRecord::SetDeadline(absl::Time deadline) {
   deadline_ = deadline;
   budget_at_arrival_ = deadline - arrived_;  // Infinite for none.
   Refresh();
+}
+
+void HopRecord::SetDeadlineSource(
+    absl::string_view from, bool deadline_at_ignored,
+    absl::optional<absl::Duration> arrival_delay) {
+  deadline_from_ = from;
+  arrival_delay_ = arrival_delay;
+  deadline_at_ignored_ = deadline_at_ignored;
+  if (deadline_at_ignored) sink_.stats.CountDeadlineAtIgnored();
+  Refresh();
+}
+
+void HopRecord::WorkStarted(absl::Time started) {
+  work_started_ = std::min(work_started_, started);
+}
+
+void HopRecord::AddWaiting(absl::Duration waiting) {
+  waiting_ += std::max(waiting, absl::ZeroDuration());
 }
 
 void HopRecord::SetForwarded(absl::Duration forwarded) {
@@ -72,7 +91,25 @@ void HopRecord::FillHop(deadline::v1::HopTrace& hop) const {
   }
   hop.set_steps_requested(static_cast<int32_t>(steps_requested_));
   if (attempt_ != 0) hop.set_attempt(attempt_);
+  if (!deadline_from_.empty())
+    hop.set_deadline_from(std::string(deadline_from_));
+  if (arrival_delay_.has_value()) {
+    ToProtoDuration(*arrival_delay_, hop.mutable_arrival_delay());
+  }
   if (!ended_) return;
+  // The three parts of the time here add up to it: what came before the
+  // work, the waits on other calls, and the rest.
+  const absl::Duration elapsed = finished_ - arrived_;
+  // Work that never started: a call shed from a queue waited all along;
+  // any other, say refused at arrival, did not wait at all.
+  const absl::Duration queued =
+      work_started_ != absl::InfiniteFuture()
+          ? std::clamp(work_started_ - arrived_, absl::ZeroDuration(), elapsed)
+          : (ending_.shed ? elapsed : absl::ZeroDuration());
+  const absl::Duration waiting = std::min(waiting_, elapsed - queued);
+  ToProtoDuration(queued, hop.mutable_queued());
+  ToProtoDuration(waiting, hop.mutable_waiting());
+  ToProtoDuration(elapsed - queued - waiting, hop.mutable_working());
   hop.set_steps_done(static_cast<int32_t>(ending_.steps_done));
   hop.set_code(absl::StatusCodeToString(ending_.status.code()));
   hop.set_stop(ending_.stop);
@@ -105,14 +142,15 @@ const absl::Status& HopRecord::End(HopEnding ending, absl::Time now) {
   if (Logged(sink_.log, ending_.status.code())) {
     LogCall(sink_.log, method_, trace(), hop(), ending_.stop_latency);
   }
+  if (ending_.arrived_late) sink_.stats.CountArrivedLate();
   call_.End(ending_.outcome, ending_.steps_done, ending_.stop_latency,
             ending_.shed);
   if (sink_.observer != nullptr) {
-    sink_.observer->OnCallEnd({hop_, method_, ending_, arrived_, now,
-                               deadline_read_
-                                   ? absl::make_optional(budget_at_arrival_)
-                                   : absl::nullopt,
-                               steps_requested_, trace()});
+    sink_.observer->OnCallEnd(
+        {hop_, method_, ending_, arrived_, now,
+         deadline_read_ ? absl::make_optional(budget_at_arrival_)
+                        : absl::nullopt,
+         steps_requested_, arrival_delay_, deadline_at_ignored_, trace()});
   }
   // Last: whoever the hook tells finds the call fully counted.
   if (sink_.on_call_end) sink_.on_call_end(trace());

@@ -30,6 +30,8 @@ struct HopEnding {
   absl::optional<absl::Time> noticed_cancel_at = absl::nullopt;
   // The call left a queue without any work done.
   bool shed = false;
+  // It arrived after its caller's absolute deadline, and was refused.
+  bool arrived_late = false;
 };
 
 // Everything a hop's record knows of one call as it ends, for observers
@@ -47,6 +49,10 @@ struct EndedCall {
   // deadline had passed before the call arrived.
   absl::optional<absl::Duration> budget_at_arrival;
   int64_t steps_requested;
+  // From the caller's send to this hop's arrival, when known.
+  absl::optional<absl::Duration> arrival_delay;
+  // The caller's deadline-at was not to be trusted.
+  bool deadline_at_ignored;
   // The whole trace: this hop first, then the hops it called.
   const deadline::v1::BudgetTrace& trace;
 };
@@ -95,8 +101,20 @@ class HopRecord {
   // The call's deadline at this hop (InfiniteFuture() for none): sets the
   // deadline and the budget at arrival.
   void SetDeadline(absl::Time deadline);
+  // Where the deadline came from ("grpc-timeout", "deadline-at"; a
+  // literal), whether a deadline-at was ignored as not to be trusted, and
+  // how long the call took from its caller's send to this hop, if known.
+  // Counts an ignored deadline-at.
+  void SetDeadlineSource(absl::string_view from, bool deadline_at_ignored,
+                         absl::optional<absl::Duration> arrival_delay);
   // The timeout this hop gave the calls it made.
   void SetForwarded(absl::Duration forwarded);
+  // Where the time went, from arrival to finish: the work began at
+  // `started` (before it, the call waited for a worker; the first call
+  // counts), and `waiting` of it was spent waiting on the calls this hop
+  // made (added up); the rest is this hop's own doing.
+  void WorkStarted(absl::Time started);
+  void AddWaiting(absl::Duration waiting);
   void SetStepsRequested(int64_t steps);
   // Which attempt of its call this is, 1-based (gRPC's retries).
   void SetAttempt(int attempt);
@@ -144,6 +162,11 @@ class HopRecord {
   absl::Duration budget_at_arrival_ = absl::InfiniteDuration();
   bool deadline_read_ = false;  // SetDeadline() was called.
   absl::optional<absl::Duration> forwarded_;
+  absl::string_view deadline_from_;
+  bool deadline_at_ignored_ = false;
+  absl::optional<absl::Duration> arrival_delay_;
+  absl::Time work_started_ = absl::InfiniteFuture();
+  absl::Duration waiting_ = absl::ZeroDuration();
   int64_t steps_requested_ = 0;
   int attempt_ = 0;  // 0: not set.
   absl::Time finished_;

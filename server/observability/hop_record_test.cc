@@ -25,6 +25,61 @@ TEST_F(HopRecordTest, CountsTheCallInFlightFromArrivalToEnd) {
   EXPECT_EQ(stats.steps_done, 3);
 }
 
+TEST_F(HopRecordTest, WhereTheTimeWentAddsUpToTheHopsTime) {
+  const absl::Time arrived = clock_.Now();
+  HopRecord record(sink_, "backend", "Work", "id-3", arrived);
+  record.SetDeadlineSource("deadline-at", /*deadline_at_ignored=*/false,
+                           absl::Milliseconds(44));
+  clock_.Advance(absl::Milliseconds(7));  // Waiting for a worker.
+  record.WorkStarted(clock_.Now());
+  record.WorkStarted(clock_.Now() +
+                     absl::Milliseconds(1));  // The first counts.
+  record.AddWaiting(absl::Milliseconds(20));
+  clock_.Advance(absl::Milliseconds(50));
+  record.End({absl::OkStatus(), Outcome::kOk, "done", 5}, clock_.Now());
+  const deadline::v1::HopTrace& hop = record.hop();
+  EXPECT_EQ(*FromProtoDuration(hop.arrival_delay(), ""),
+            absl::Milliseconds(44));
+  EXPECT_EQ(hop.deadline_from(), "deadline-at");
+  EXPECT_EQ(*FromProtoDuration(hop.queued(), ""), absl::Milliseconds(7));
+  EXPECT_EQ(*FromProtoDuration(hop.waiting(), ""), absl::Milliseconds(20));
+  EXPECT_EQ(*FromProtoDuration(hop.working(), ""), absl::Milliseconds(30));
+}
+
+TEST_F(HopRecordTest, ACallShedFromAQueueWaitedAllAlong) {
+  HopRecord shed(sink_, "backend", "Work", "id-4", clock_.Now());
+  HopRecord refused(sink_, "backend", "Work", "id-5", clock_.Now());
+  clock_.Advance(absl::Milliseconds(12));
+  HopEnding ending{absl::DeadlineExceededError("late"),
+                   Outcome::kDeadlineExceeded, "at its deadline"};
+  ending.shed = true;
+  shed.End(ending, clock_.Now());
+  refused.End({absl::ResourceExhaustedError("full"), Outcome::kOverloaded,
+               "overloaded"},
+              clock_.Now());
+  EXPECT_EQ(*FromProtoDuration(shed.hop().queued(), ""),
+            absl::Milliseconds(12));
+  EXPECT_EQ(*FromProtoDuration(refused.hop().queued(), ""),
+            absl::ZeroDuration());
+  EXPECT_EQ(*FromProtoDuration(refused.hop().working(), ""),
+            absl::Milliseconds(12));
+}
+
+TEST_F(HopRecordTest, ArrivalsLateAndDeadlinesAtIgnoredAreCounted) {
+  HopRecord ignored(sink_, "frontend", "Fetch", "id-6", clock_.Now());
+  ignored.SetDeadlineSource("grpc-timeout", /*deadline_at_ignored=*/true,
+                            absl::nullopt);
+  HopRecord late(sink_, "frontend", "Fetch", "id-7", clock_.Now());
+  HopEnding ending{absl::DeadlineExceededError("arrived late"),
+                   Outcome::kRejected, "fail fast"};
+  ending.arrived_late = true;
+  late.End(ending, clock_.Now());
+  const StatsSnapshot stats = sink_.stats.Snapshot();
+  EXPECT_EQ(stats.deadline_at_ignored, 1);
+  EXPECT_EQ(stats.arrived_late, 1);
+  EXPECT_EQ(stats.rejected, 1);
+}
+
 TEST_F(HopRecordTest, TheTraceTellsTheBudgetAndTheOutcome) {
   const absl::Time arrived = clock_.Now();
   HopRecord record(sink_, "frontend", "Fetch", "id-2", arrived);

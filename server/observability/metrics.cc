@@ -133,6 +133,9 @@ struct ServerMetrics::MethodSeries {
   std::array<Counter*, std::size(kReasons)> refused;
   Counter* hedges;
   Counter* retries;
+  Histogram* arrival_delay;
+  Counter* arrived_late;
+  Counter* deadline_at_ignored;
 };
 
 // What is served: the registry's families, and the gauges read now.
@@ -248,7 +251,27 @@ ServerMetrics::ServerMetrics(absl::string_view hop,
                          "(grpc-previous-rpc-attempts), sent by gRPC's retry "
                          "policy.")
                    .Labels({{"hop", hop_}})
-                   .Register(*registry_)) {
+                   .Register(*registry_)),
+      arrival_delay_(prometheus::BuildHistogram()
+                         .Name("deadline_arrival_delay_seconds")
+                         .Help("From the caller's send (deadline-sent-at) to "
+                               "this hop's reading the call: on the wire and "
+                               "waiting to be read.")
+                         .Labels({{"hop", hop_}})
+                         .Register(*registry_)),
+      arrived_late_(prometheus::BuildCounter()
+                        .Name("deadline_calls_arrived_late_total")
+                        .Help("Calls whose caller's absolute deadline had "
+                              "passed when they arrived: refused at once.")
+                        .Labels({{"hop", hop_}})
+                        .Register(*registry_)),
+      deadline_at_ignored_(
+          prometheus::BuildCounter()
+              .Name("deadline_deadline_at_ignored_total")
+              .Help("Calls whose deadline-at was not to be trusted: planned "
+                    "from grpc-timeout alone.")
+              .Labels({{"hop", hop_}})
+              .Register(*registry_)) {
   for (const std::string& method : methods) {
     methods_.push_back(NewSeries(method));
   }
@@ -270,6 +293,9 @@ std::unique_ptr<ServerMetrics::MethodSeries> ServerMetrics::NewSeries(
   series->shed = &shed_.Add(labels);
   series->hedges = &hedges_.Add(labels);
   series->retries = &retries_.Add(labels);
+  series->arrival_delay = &arrival_delay_.Add(labels, StopLatencyBuckets());
+  series->arrived_late = &arrived_late_.Add(labels);
+  series->deadline_at_ignored = &deadline_at_ignored_.Add(labels);
   for (size_t i = 0; i < std::size(kReasons); ++i) {
     series->refused[i] =
         &refused_.Add({{"method", series->method}, {"reason", kReasons[i]}});
@@ -345,6 +371,12 @@ void ServerMetrics::OnCallEnd(const EndedCall& call) {
         static_cast<double>(StepsAfter(*ending.noticed_cancel_at, call)));
   }
   if (ending.shed) series.shed->Increment();
+  if (call.arrival_delay.has_value()) {
+    series.arrival_delay->Observe(absl::ToDoubleSeconds(
+        std::max(*call.arrival_delay, absl::ZeroDuration())));
+  }
+  if (ending.arrived_late) series.arrived_late->Increment();
+  if (call.deadline_at_ignored) series.deadline_at_ignored->Increment();
   if (const int refusal = RefusalOf(call); refusal >= 0) {
     series.refused[refusal]->Increment();
   }

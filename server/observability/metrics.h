@@ -86,6 +86,15 @@ namespace deadline {
 //       (grpc-previous-rpc-attempts above 0): the frontend's --retries,
 //       counted where they land, since gRPC retries inside the channel,
 //       below the application that sent them.
+//   deadline_arrival_delay_seconds          histogram: from the caller's
+//       send (deadline-sent-at) to this hop's reading the call: time on the
+//       wire and waiting to be read, which grpc-timeout cannot see. Calls
+//       whose caller sent no (trusted) deadline-sent-at are not in it.
+//   deadline_calls_arrived_late_total       calls whose caller's absolute
+//       deadline (deadline-at) had passed when they arrived: refused at
+//       once (also in calls_refused_total{reason="budget"}).
+//   deadline_deadline_at_ignored_total      calls whose deadline-at was not
+//       trusted (BudgetPolicy::Plan): planned from grpc-timeout alone.
 //   deadline_calls_in_flight                gauge: calls started, not ended.
 //   deadline_queue_depth                    gauge: calls waiting for a worker
 //       (only for servers with a queue: the callback backend).
@@ -152,6 +161,9 @@ class ServerMetrics final : public HopObserver {
   prometheus::Family<prometheus::Counter>& refused_;
   prometheus::Family<prometheus::Counter>& hedges_;
   prometheus::Family<prometheus::Counter>& retries_;
+  prometheus::Family<prometheus::Histogram>& arrival_delay_;
+  prometheus::Family<prometheus::Counter>& arrived_late_;
+  prometheus::Family<prometheus::Counter>& deadline_at_ignored_;
   // The methods given at construction, read without a lock; others are
   // added under mu_.
   std::vector<std::unique_ptr<MethodSeries>> methods_;

@@ -19,6 +19,8 @@ void ToProto(const StatsSnapshot& s, deadline::v1::StatsReply* reply) {
   reply->set_steps_done(s.steps_done);
   reply->set_records(s.records);
   reply->set_records_failed(s.records_failed);
+  reply->set_calls_arrived_late(s.arrived_late);
+  reply->set_deadline_at_ignored(s.deadline_at_ignored);
   ToProtoDuration(s.max_stop_latency, reply->mutable_max_stop_latency());
 }
 

@@ -50,6 +50,13 @@ ABSL_FLAG(std::string, tls_cert, "",
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA: require client certificates signed by it (mutual TLS)");
+ABSL_FLAG(bool, absolute_deadline, true,
+          "plan from a caller's absolute deadline (deadline-at) too, where it "
+          "is earlier than grpc-timeout and to be trusted: it counts the time "
+          "a call waited to be read; false: grpc-timeout alone");
+ABSL_FLAG(absl::Duration, clock_skew, deadline::BudgetOptions().clock_skew,
+          "how far this host's clock may be from its callers' (0 to "
+          "--reserve): a deadline-at is trusted within it");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT to serve Prometheus metrics on, over plain HTTP at "
           "/metrics (an IPv4 address or a name; port 0 picks a free port); "
@@ -72,6 +79,11 @@ void TuneForServing() {
   // order, a few per cent of a server's CPU (see bench/). It is a debugging
   // aid; servers turn it off, tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
+
+void ApplySharedBudgetFlags(BudgetOptions& budget) {
+  budget.absolute_deadline = absl::GetFlag(FLAGS_absolute_deadline);
+  budget.clock_skew = absl::GetFlag(FLAGS_clock_skew);
 }
 
 ServingFlags ServingFlagsOrExit(absl::string_view listen,

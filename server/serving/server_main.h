@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/impl/service_type.h"
+#include "server/deadline/budget.h"
 #include "server/observability/call_log.h"
 #include "server/observability/metrics.h"
 #include "server/serving/server_runner.h"
@@ -42,6 +43,10 @@ struct ServingFlags {
 };
 ServingFlags ServingFlagsOrExit(absl::string_view listen,
                                 absl::Duration max_deadline);
+
+// Sets the budget options both servers take from the shared flags:
+// --clock_skew and --absolute_deadline (see BudgetOptions).
+void ApplySharedBudgetFlags(BudgetOptions& budget);
 
 // Serves `services` as `flags.serving` says (with health and reflection),
 // and, with `flags.metrics_listen` set, `metrics` over HTTP at /metrics
