@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
           {"partial", deadline::bench::Partial},
           {"hedging", deadline::bench::Hedging},
           {"ignored_cancel", deadline::bench::IgnoredCancel},
+          {"burst", deadline::bench::Burst},
       };
   deadline::bench::RunInfo info;
   info.date =

@@ -235,7 +235,7 @@ Section ChainComparison(const Config& config) {
              "nghttp2-client)"));
     return section;
   }
-  const EmptyRequestFile body;
+  const RequestFile body;
   if (body.path().empty()) {
     section.rows.push_back(
         Info("h2load runs", "skipped (cannot write the request body file)"));

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <fstream>
 #include <memory>
 #include <utility>
 
@@ -34,14 +36,19 @@ double H2loadMicros(absl::string_view text) {
 
 }  // namespace
 
-EmptyRequestFile::EmptyRequestFile() {
+RequestFile::RequestFile(absl::string_view message) {
   const char* tmp = getenv("TMPDIR");
   std::string path =
-      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/bench-empty-grpc-XXXXXX");
+      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/bench-grpc-body-XXXXXX");
   const int fd = mkstemp(path.data());
   if (fd < 0) return;
-  const char frame[5] = {0, 0, 0, 0, 0};
-  const bool written = write(fd, frame, sizeof(frame)) == sizeof(frame);
+  const uint32_t size = static_cast<uint32_t>(message.size());
+  const char frame[5] = {0, static_cast<char>(size >> 24),
+                         static_cast<char>(size >> 16),
+                         static_cast<char>(size >> 8), static_cast<char>(size)};
+  const bool written = write(fd, frame, sizeof(frame)) == sizeof(frame) &&
+                       write(fd, message.data(), message.size()) ==
+                           static_cast<ssize_t>(message.size());
   close(fd);
   if (!written) {
     unlink(path.c_str());
@@ -50,8 +57,28 @@ EmptyRequestFile::EmptyRequestFile() {
   path_ = std::move(path);
 }
 
-EmptyRequestFile::~EmptyRequestFile() {
+RequestFile::~RequestFile() {
   if (!path_.empty()) unlink(path_.c_str());
+}
+
+std::vector<H2loadCall> ReadH2loadLog(const std::string& path) {
+  std::vector<H2loadCall> calls;
+  std::ifstream log(path);
+  std::string line;
+  while (std::getline(log, line)) {
+    const std::vector<absl::string_view> fields = absl::StrSplit(line, '\t');
+    int64_t start_us = 0, elapsed_us = 0;
+    H2loadCall call;
+    if (fields.size() < 3 || !absl::SimpleAtoi(fields[0], &start_us) ||
+        !absl::SimpleAtoi(fields[1], &call.http_status) ||
+        !absl::SimpleAtoi(fields[2], &elapsed_us)) {
+      continue;
+    }
+    call.start = absl::FromUnixMicros(start_us);
+    call.elapsed = absl::Microseconds(elapsed_us);
+    calls.push_back(call);
+  }
+  return calls;
 }
 
 H2loadResult RunH2load(const std::string& h2load, const std::string& body_file,

@@ -10,19 +10,21 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace deadline::bench {
 
-// A file holding one empty request message, gRPC-framed (a zero
-// compression flag and a zero 4-byte length): the body h2load sends for
-// every call. The file is removed when this is destroyed.
-class EmptyRequestFile {
+// A file holding one request message, gRPC-framed (a zero compression flag
+// and the 4-byte big-endian length, then the serialized `message`; empty by
+// default): the body h2load sends for every call. The file is removed when
+// this is destroyed.
+class RequestFile {
  public:
-  EmptyRequestFile();
-  ~EmptyRequestFile();
-  EmptyRequestFile(const EmptyRequestFile&) = delete;
-  EmptyRequestFile& operator=(const EmptyRequestFile&) = delete;
+  explicit RequestFile(absl::string_view message = "");
+  ~RequestFile();
+  RequestFile(const RequestFile&) = delete;
+  RequestFile& operator=(const RequestFile&) = delete;
 
   // Empty when the file could not be written.
   const std::string& path() const { return path_; }
@@ -45,6 +47,18 @@ struct H2loadResult {
 // {"-c", "4", "-m", "8", "-D", "2000ms"}, or "-n" for a number of calls)
 // and any headers besides content-type and te; waits up to `timeout` for
 // it to end.
+// One call as h2load's --log-file tells it: when it started (Unix
+// microseconds), the HTTP status, and how long until its response ended.
+struct H2loadCall {
+  absl::Time start;
+  int http_status = 0;
+  absl::Duration elapsed;
+};
+// The calls in a --log-file (tab-separated: start in microseconds since the
+// epoch, status, microseconds to the end); lines that do not parse are
+// left out.
+std::vector<H2loadCall> ReadH2loadLog(const std::string& path);
+
 H2loadResult RunH2load(const std::string& h2load, const std::string& body_file,
                        const std::string& url,
                        const std::vector<std::string>& options,

@@ -464,22 +464,15 @@ Section Scale(const Config& config) {
       "watcher thread that must notice their cancellation competes with "
       "them for a core. Fan-outs: a frontend over three callback backends, "
       "each panel one sleeping backend call; threads stay flat in every "
-      "process and memory grows with the calls in flight. What misses is "
-      "the margin of the answer. The frontend answers a PARTIAL fan-out "
-      "when its panels' deadlines, 10 ms before its own, fire; its own is "
-      "the client's grpc-timeout counted from when the frontend read the "
-      "call's headers, so the time a call waits in the frontend's socket "
-      "and read queues is added to its budget. The calls start in one "
-      "burst (100 or 500 at once); while the frontend works through it, "
-      "calls wait to be read and then work to a deadline later than their "
-      "client's (the skew row, from the frontend's log lines; from "
-      "1 s on gRPC also rounds the timeout up to 10 ms). Where the skew "
-      "passes the 10 ms reserve the answer leaves too late, and the client's "
-      "own timer ends the call (the calls not OK). The backends' deadlines "
-      "skew again on the second hop, so most panels end by the frontend's "
-      "timer cancelling them. The fix belongs to the frontend: a reserve "
-      "sized for the queueing it sees under load, or a deadline that does "
-      "not grow in queues (an absolute one, where clocks agree).";
+      "process and memory grows with the calls in flight. The frontend "
+      "answers a PARTIAL fan-out when its panels' deadlines, 10 ms before "
+      "its own, fire. The calls start in one burst (100 or 500 at once) and "
+      "wait to be read while the frontend works through it; grpc-timeout "
+      "counts from the read, so alone it would give each waiting call more "
+      "time than its client has. Each hop plans from the client's "
+      "deadline-at instead, plus the allowed clock skew (2 ms): the skew "
+      "row, from the frontend's log lines, is that allowance and no more, "
+      "and the answers leave before the client's deadline.";
   return section;
 }
 

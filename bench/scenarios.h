@@ -81,6 +81,10 @@ Section Hedging(const Config& config);
 // ignored_cancel: the work a backend does for callers that left, with
 // propagation on, off, and a backend that ignores cancellation.
 Section IgnoredCancel(const Config& config);
+// burst: thousands of calls at once through the real frontend from h2load,
+// grpc-timeout alone and with deadline-at beside it: how many answers
+// reach the client after its deadline.
+Section Burst(const Config& config);
 
 }  // namespace deadline::bench
 

@@ -69,7 +69,7 @@ Section Throughput(const Config& config) {
   if (!config.h2load.empty()) {
     // An independent client for one figure: h2load driving Backend.Work
     // (an empty request: the 5-byte gRPC frame header alone).
-    const EmptyRequestFile body;
+    const RequestFile body;
     const int requests = config.quick ? 500 : 60000;
     const H2loadResult h2load =
         RunH2load(config.h2load, body.path(),
