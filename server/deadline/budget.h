@@ -138,12 +138,13 @@ inline bool AtOrPast(absl::Time deadline, absl::Time at) {
 // the skew fails fast (arrived_late): the work would be for nobody. A
 // caller whose clock is behind this host's by more than the skew looks
 // like a call that waited that long: --clock_skew is a promise about the
-// hosts' clocks. The slack comes
-// off because the caller's real deadline may be that much earlier than the
-// one that arrived: without it a 10 ms reserve would not hold from 1 to
-// 10 s (the rounding), nor beyond about 300 ms (the HPACK reuse), and the
-// hop would answer after its caller's timer. The reserve is then left for
-// timer lag, transit and scheduling.
+// hosts' clocks.
+// Planned from the relative deadline alone, the slack comes off because
+// the caller's real deadline may be that much earlier than the one that
+// arrived: without it a 10 ms reserve would not hold from 1 to 10 s (the
+// rounding), nor beyond about 300 ms (the HPACK reuse), and the hop would
+// answer after its caller's timer. The reserve is then left for timer lag,
+// transit and scheduling.
 // Never overflows, whatever the caller's deadline.
 // Thread-safe; `clock` must outlive the policy.
 class BudgetPolicy {
