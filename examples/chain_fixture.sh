@@ -9,6 +9,7 @@
 #                                  over it; sets $frontend and $backend_log
 #   start_hostile_frontend         sets $hostile (see hostile_frontend.py)
 #   check_deadline NAME CLIENT...  its deadline reaches the backend
+#   check_relative_only NAME CLIENT...  grpc-timeout alone: the budget as before deadline-at
 #   check_cancel NAME CLIENT...    its cancellation stops the backend's work
 #   check_safe_trace NAME CLIENT...  it prints a hostile trace harmlessly
 #   begin_case NAME, fail MESSAGE, end_case  a test case of one's own
@@ -232,6 +233,41 @@ deadline_try() {
   }
   [[ "$line" == *" arrival="* ]] ||
     fail "the frontend did not see when the client sent the call"
+}
+
+# A caller that sends grpc-timeout alone, as most gRPC clients do: the
+# frontend plans from it as before deadline-at existed, and knows nothing of
+# how long the call took to reach it.
+check_relative_only() {
+  begin_case "$1 client: grpc-timeout alone still makes the budget"
+  local name="$1" rid="$1-relative-$RANDOM$RANDOM" out="$work/$1-relative.out"
+  shift
+  run_client "$out" "$@" --target="$frontend" --deadline=300ms --steps=1 \
+    --step=10ms --request_id="$rid"
+  [ "$status" -eq 0 ] || fail "exit status $status, want 0"
+  local line budget forwarded
+  line="$(frontend_line "$rid")" || {
+    fail "the frontend logged no line for $rid"
+    end_case
+    return
+  }
+  budget="$(to_ms "$(field budget "$line")")"
+  within 250 "$budget" 300 ||
+    fail "the frontend's budget at arrival is ${budget}ms, want 250-300ms"
+  # Today's behaviour, arrival slack included: the 10 ms reserve and 3% of
+  # what arrived for gRPC's HPACK timeout reuse (with deadline-at, the
+  # reserve alone).
+  forwarded="$(to_ms "$(field forwarded "$line")")"
+  within 15 "$(awk -v b="$budget" -v f="$forwarded" 'BEGIN { print b - f }')" 30 ||
+    fail "the frontend forwarded ${forwarded}ms of ${budget}ms, want the" \
+      "reserve and the arrival slack (15-30ms) kept back"
+  [ "$(field deadline_from "$line")" = "grpc-timeout" ] ||
+    fail "the frontend planned from '$(field deadline_from "$line")'," \
+      "want grpc-timeout"
+  [[ "$line" != *" arrival="* ]] ||
+    fail "the frontend claims to know when a call without deadline-sent-at" \
+      "was sent"
+  end_case
 }
 
 # Cancelled after 150 ms of 1 s of work, with no deadline: CANCELLED (exit

@@ -94,6 +94,9 @@ def main():
                         help="the frontend's host:port")
     parser.add_argument("--deadline", type=parse_duration,
                         help="the call's timeout, e.g. 300ms (default: none)")
+    parser.add_argument("--grpc_timeout_only", action="store_true",
+                        help="send the deadline as grpc-timeout alone, as a "
+                        "client that knows nothing of deadline-at")
     parser.add_argument("--cancel_after", type=parse_duration,
                         help="cancel the call after this long (Ctrl+C too)")
     parser.add_argument("--steps", type=int, default=10,
@@ -112,7 +115,7 @@ def main():
         stub = deadline_pb2_grpc.FrontendStub(channel)
         start = time.monotonic()
         metadata = [("x-request-id", args.request_id)]
-        if args.deadline is not None:
+        if args.deadline is not None and not args.grpc_timeout_only:
             # Beside grpc-timeout, the deadline itself and the send time, in
             # Unix microseconds: each hop can see how long the call took to
             # reach it (see common/deadline_at.h).
