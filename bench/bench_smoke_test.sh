@@ -25,7 +25,7 @@ ids = [s["id"] for s in results["sections"]]
 expected = ["hop_overhead", "throughput", "deadline_fidelity", "stop_latency",
             "wasted_work", "budget_accuracy", "checking_cost", "scale",
             "chain_comparison", "flood", "stream_cancel", "overload",
-            "partial", "hedging", "ignored_cancel"]
+            "partial", "hedging", "ignored_cancel", "burst"]
 assert ids == expected, f"sections {ids}"
 for section in results["sections"]:
     assert section["rows"], f"{section['id']} reported nothing"

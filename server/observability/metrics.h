@@ -21,10 +21,6 @@
 #include "server/observability/call_stats.h"
 #include "server/observability/hop_record.h"
 
-namespace prometheus {
-class Exposer;
-}  // namespace prometheus
-
 namespace deadline {
 
 // One server's calls in Prometheus's data model: the view a dashboard and
@@ -171,34 +167,6 @@ class ServerMetrics final : public HopObserver {
   std::vector<std::unique_ptr<MethodSeries>> other_methods_
       ABSL_GUARDED_BY(mu_);
 };
-
-// A running /metrics endpoint: prometheus-cpp's exposer (an HTTP server,
-// civetweb, on threads of its own) serving one collectable, plus the
-// exposer's own exposer_* metrics. Plain HTTP. Stops when destroyed.
-class MetricsEndpoint {
- public:
-  // Serves `metrics` at http://<listen>/metrics. `listen` is HOST:PORT with
-  // an IPv4 address or a name (civetweb here takes no IPv6); port 0 picks a
-  // free port. INVALID_ARGUMENT for a malformed address, UNAVAILABLE when it
-  // cannot be bound.
-  static absl::StatusOr<std::unique_ptr<MetricsEndpoint>> Start(
-      absl::string_view listen,
-      const std::shared_ptr<prometheus::Collectable>& metrics);
-  ~MetricsEndpoint();
-
-  // HOST:PORT, with the port as bound.
-  const std::string& address() const { return address_; }
-
- private:
-  MetricsEndpoint(std::unique_ptr<prometheus::Exposer> exposer,
-                  std::string address);
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  std::string address_;
-};
-
-// OK when `listen` is a HOST:PORT that MetricsEndpoint::Start() takes;
-// otherwise INVALID_ARGUMENT saying what is expected.
-absl::Status ValidateMetricsListen(absl::string_view listen);
 
 }  // namespace deadline
 

@@ -12,6 +12,7 @@
 #include "common/flags.h"
 #include "common/signals.h"
 #include "common/transport.h"
+#include "server/observability/metrics_endpoint.h"
 #include "server/serving/server_runner.h"
 
 ABSL_FLAG(std::string, log, "errors",
