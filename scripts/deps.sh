@@ -20,6 +20,7 @@ build=(
   libgtest-dev libgmock-dev              # GoogleTest 1.12
   prometheus-cpp-dev                     # the servers' /metrics
   procps                                 # pgrep, used by the demo
+  nginx                                  # the edge proxy (deploy/edge/)
 )
 test=(
   librsvg2-bin                           # rsvg-convert: the SVG timeline test
@@ -83,6 +84,16 @@ fi
 if [ ${#missing_nr[@]} -gt 0 ] && command -v systemctl >/dev/null &&
     systemctl is-active --quiet prometheus 2>/dev/null; then
   $sudo systemctl disable --now prometheus >>"$log" 2>&1 || true
+fi
+# So does the nginx package (on port 80); the demo and the tests start
+# their own nginx, with a configuration of their own, and want none running.
+if printf '%s\n' "${missing[@]}" | grep -qx nginx; then
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now nginx >>"$log" 2>&1 || true
+  elif [ -x /etc/init.d/nginx ]; then
+    $sudo /etc/init.d/nginx stop >>"$log" 2>&1 || true
+    $sudo update-rc.d nginx disable >>"$log" 2>&1 || true
+  fi
 fi
 rm -f "$log"
 echo "deps: done" >&2
