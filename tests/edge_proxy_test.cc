@@ -216,12 +216,13 @@ TEST_F(EdgeProxyTest, TheBudgetIsAccountedAsWithoutTheProxy) {
     // the proxy's share of it): nginx passes grpc-timeout on unchanged
     // (rounded up to the millisecond on the wire).
     EXPECT_LE(arrived, kDeadline + absl::Milliseconds(1));
-    EXPECT_GT(arrived, kDeadline - absl::Milliseconds(100));
-    // The frontend keeps its reserve (10 ms) and the wire's allowance, the
-    // same accounting on both paths.
+    EXPECT_GT(arrived, kDeadline - absl::Milliseconds(200));
+    // The frontend keeps its reserve (10 ms) and the wire's allowance (3%
+    // and the rounding: 25 ms here), the same accounting on both paths;
+    // the rest of the bound is for a frontend slow to forward.
     EXPECT_LE(forwarded, arrived - absl::Milliseconds(10));
-    EXPECT_GT(forwarded, arrived - absl::Milliseconds(40));
-    EXPECT_LE(at_backend, forwarded + absl::Milliseconds(30));
+    EXPECT_GT(forwarded, arrived - absl::Milliseconds(100));
+    EXPECT_LE(at_backend, forwarded + absl::Milliseconds(40));
     EXPECT_GT(at_backend, forwarded - absl::Milliseconds(50));
   }
 
@@ -234,9 +235,9 @@ TEST_F(EdgeProxyTest, TheBudgetIsAccountedAsWithoutTheProxy) {
   const absl::Duration way_out =
       edged.start + edged.elapsed - FromProtoTime(frontend->finished_at());
   EXPECT_GE(way_in, absl::ZeroDuration());
-  EXPECT_LT(way_in, absl::Milliseconds(100));
+  EXPECT_LT(way_in, absl::Milliseconds(200));
   EXPECT_GE(way_out, -absl::Milliseconds(1));
-  EXPECT_LT(way_out, absl::Milliseconds(100));
+  EXPECT_LT(way_out, absl::Milliseconds(200));
   const absl::optional<std::string> line =
       proxy_->WaitForAccessLine("request_id=edge-budget", absl::Seconds(5));
   ASSERT_TRUE(line.has_value()) << proxy_->ErrorLog();
