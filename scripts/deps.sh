@@ -88,9 +88,12 @@ fi
 # So does the nginx package (on port 80); the demo and the tests start
 # their own nginx, with a configuration of their own, and want none running.
 if printf '%s\n' "${missing[@]}" | grep -qx nginx; then
-  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    $sudo systemctl disable --now nginx >>"$log" 2>&1 || true
-  elif [ -x /etc/init.d/nginx ]; then
+  if command -v systemctl >/dev/null; then
+    # Without a running systemd, disable still removes the unit's links.
+    $sudo systemctl disable --now nginx >>"$log" 2>&1 ||
+      $sudo systemctl disable nginx >>"$log" 2>&1 || true
+  fi
+  if [ ! -d /run/systemd/system ] && [ -x /etc/init.d/nginx ]; then
     $sudo /etc/init.d/nginx stop >>"$log" 2>&1 || true
     $sudo update-rc.d nginx disable >>"$log" 2>&1 || true
   fi
