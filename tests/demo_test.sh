@@ -6,6 +6,9 @@ set -uo pipefail
 root="$TEST_SRCDIR/$TEST_WORKSPACE"
 export DEMO_BIN_DIR="$root"
 export DEMO_OUT="$TEST_TMPDIR/demo-output"
+# The demo's own files (nginx's directories among them) under this run's
+# temporary directory, so that the check below sees this run's nginx only.
+export TMPDIR="$TEST_TMPDIR"
 log="$TEST_TMPDIR/demo.log"
 
 status=0
@@ -29,8 +32,8 @@ if pgrep -f "$root/server/" >/dev/null; then
   pgrep -af "$root/server/"
   fail "the demo left servers running"
 fi
-if pgrep -f "nginx.*demo-edge" >/dev/null; then
-  pgrep -af "nginx.*demo-edge"
+if pgrep -f "nginx.*$TEST_TMPDIR" >/dev/null; then
+  pgrep -af "nginx.*$TEST_TMPDIR"
   fail "the demo left nginx running"
 fi
 grep -q "request_id=demo-edge-ok" "$log" ||
