@@ -21,6 +21,7 @@ build=(
   prometheus-cpp-dev                     # the servers' /metrics
   procps                                 # pgrep, used by the demo
   nginx                                  # the edge proxy (deploy/edge/)
+  libnginx-mod-stream                    # ... as a TCP relay (passthrough)
 )
 test=(
   librsvg2-bin                           # rsvg-convert: the SVG timeline test

@@ -80,6 +80,23 @@ std::shared_ptr<grpc::Channel> PlainChannel(const std::string& address) {
                                    args);
 }
 
+// An empty Frontend.Fetch to `address` over TLS as `tls` says, on a
+// channel of its own.
+grpc::Status FetchOverTls(const std::string& address, const TlsFiles& tls) {
+  auto credentials = ChannelCredentialsFor(tls);
+  EXPECT_TRUE(credentials.ok()) << credentials.status();
+  if (!credentials.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "");
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto stub = deadline::v1::Frontend::NewStub(
+      grpc::CreateCustomChannel(address, *credentials, args));
+  grpc::ClientContext context;
+  context.set_deadline(ToGrpcDeadline(absl::Now() + absl::Seconds(5)));
+  deadline::v1::FetchRequest request;
+  deadline::v1::FetchReply reply;
+  return stub->Fetch(&context, request, &reply);
+}
+
 // Finds `hop` ("frontend", "backend") in a trace.
 const deadline::v1::HopTrace* HopOf(
     const absl::optional<deadline::v1::BudgetTrace>& trace,
@@ -507,19 +524,7 @@ TEST_F(EdgeProxyTest, TlsEndsAtTheProxyWhichShowsTheFrontendItsOwnIdentity) {
                      absl::StrCat("--upstream_cert=", certs->client.cert),
                      absl::StrCat("--upstream_key=", certs->client.key)}));
 
-  const auto call = [](const std::string& address, const TlsFiles& tls) {
-    auto credentials = ChannelCredentialsFor(tls);
-    EXPECT_TRUE(credentials.ok()) << credentials.status();
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    auto stub = deadline::v1::Frontend::NewStub(
-        grpc::CreateCustomChannel(address, *credentials, args));
-    grpc::ClientContext context;
-    context.set_deadline(ToGrpcDeadline(absl::Now() + absl::Seconds(5)));
-    deadline::v1::FetchRequest request;
-    deadline::v1::FetchReply reply;
-    return stub->Fetch(&context, request, &reply);
-  };
+  const auto call = FetchOverTls;
   const TlsFiles client = {certs->client.cert, certs->client.key, certs->ca};
   const TlsFiles stranger = {certs->wrong_client.cert, certs->wrong_client.key,
                              certs->ca};
@@ -537,6 +542,56 @@ TEST_F(EdgeProxyTest, TlsEndsAtTheProxyWhichShowsTheFrontendItsOwnIdentity) {
   const grpc::Status direct = call(chain_.frontend_address, anonymous);
   EXPECT_EQ(direct.error_code(), grpc::StatusCode::UNAVAILABLE)
       << direct.error_message();
+}
+
+// Passthrough (render.sh --passthrough: nginx's stream module, a TCP
+// relay): TLS runs end to end, so the frontend checks the client's own
+// certificate, as it does directly.
+TEST_F(EdgeProxyTest, PassthroughCarriesMutualTlsEndToEnd) {
+  const absl::StatusOr<TestCertificates> certs = MakeTestCertificates();
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  ASSERT_NO_FATAL_FAILURE(
+      Start({absl::StrCat("--tls_cert=", certs->server.cert),
+             absl::StrCat("--tls_key=", certs->server.key),
+             absl::StrCat("--tls_client_ca=", certs->ca)},
+            {"--passthrough"}));
+  const grpc::Status client = FetchOverTls(
+      proxy_->address(), {certs->client.cert, certs->client.key, certs->ca});
+  EXPECT_TRUE(client.ok()) << client.error_message();
+  // Refused by the frontend's own handshake, as directly: UNAVAILABLE.
+  const grpc::Status stranger = FetchOverTls(
+      proxy_->address(),
+      {certs->wrong_client.cert, certs->wrong_client.key, certs->ca});
+  EXPECT_EQ(stranger.error_code(), grpc::StatusCode::UNAVAILABLE);
+  const grpc::Status anonymous =
+      FetchOverTls(proxy_->address(), {"", "", certs->ca});
+  EXPECT_EQ(anonymous.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// ... and the frontend's PINGs cross a passthrough proxy: a peer that
+// answers none is dropped by the frontend's keepalive, as directly (compare
+// PingsEndAtTheProxy).
+TEST_F(EdgeProxyTest, PingsCrossAPassthroughProxy) {
+  ASSERT_NO_FATAL_FAILURE(Start(
+      {"--keepalive_time=1s", "--keepalive_timeout=1s"}, {"--passthrough"}));
+  const HostilePeerCommand command{"/usr/bin/python3",
+                                   RunfilePath("bench/h2flood.py")};
+  if (!bench::CanRunHostilePeer(command)) {
+    GTEST_SKIP() << "python3-h2 missing";
+  }
+  auto peer = HostilePeer::Start(
+      command, proxy_->address(),
+      {"--mode=halfopen", "--streams=10", "--hold=30", "--no_ping_ack",
+       "--path=/deadline.v1.Frontend/Fetch"});
+  ASSERT_NE(peer, nullptr);
+  ASSERT_TRUE(peer->WaitFor(absl::Seconds(40)));
+  absl::StatusOr<google::protobuf::Struct> report = peer->Report();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_GE(ReportNumber(*report, "pings_ignored"), 1);
+  const double closed = ReportNumber(*report, "connection_closed_at_s");
+  EXPECT_GE(closed, 1.5);  // A ping after 1 s silent, 1 s for its answer.
+  EXPECT_LT(closed, 10.0);
+  EXPECT_EQ(ReportNumber(*report, "answers_by_grpc_status.14"), 10);
 }
 
 // The same chain with each part on a host of its own (network namespaces):

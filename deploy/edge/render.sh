@@ -26,6 +26,8 @@
 #                             frontend's --tls_client_ca
 #   --call_timeout=DURATION   THE PITFALL, for the test that shows it:
 #                             overrides the derived timers
+#   --passthrough             a TCP relay instead (passthrough.conf.template):
+#                             TLS end to end, no per-call anything
 #
 # Durations are the servers' (absl) forms: 300ms, 20s, 1m, 1m30s. Exits 2,
 # saying why, on an unknown argument or a value it cannot read.
@@ -43,6 +45,7 @@ workers=auto
 tls_cert="" tls_key="" client_ca=""
 upstream_ca="" upstream_name="" upstream_cert="" upstream_key=""
 call_timeout=""
+template=nginx.conf.template
 
 usage() { echo "render.sh: $*" >&2; exit 2; }
 for arg in "$@"; do
@@ -64,6 +67,7 @@ for arg in "$@"; do
     --upstream_cert=*) upstream_cert="$value" ;;
     --upstream_key=*) upstream_key="$value" ;;
     --call_timeout=*) call_timeout="$value" ;;
+    --passthrough) template=passthrough.conf.template ;;
     *) usage "unknown argument $arg" ;;
   esac
 done
@@ -95,6 +99,10 @@ if [ -n "$tls_cert$tls_key" ] && { [ -z "$tls_cert" ] || [ -z "$tls_key" ]; }; t
   usage "--tls_cert and --tls_key go together"
 fi
 [ -z "$client_ca" ] || [ -n "$tls_cert" ] || usage "--client_ca needs --tls_cert"
+if [ "$template" = passthrough.conf.template ] &&
+    [ -n "$tls_cert$client_ca$upstream_ca$upstream_cert" ]; then
+  usage "--passthrough relays the frontend's own TLS: no TLS flags"
+fi
 if [ -n "$upstream_cert$upstream_key" ] && { [ -z "$upstream_cert" ] || [ -z "$upstream_key" ] || [ -z "$upstream_ca" ]; }; then
   usage "--upstream_cert and --upstream_key go together, with --upstream_ca"
 fi
@@ -138,4 +146,4 @@ sed \
   -e "s|@UPSTREAM_NAME@|${upstream_name:-${frontend%:*}}|" \
   -e "s|@UPSTREAM_CERT@|$upstream_cert|" \
   -e "s|@UPSTREAM_KEY@|$upstream_key|" \
-  "$here/nginx.conf.template"
+  "$here/$template"
