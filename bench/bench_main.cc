@@ -36,6 +36,11 @@ ABSL_FLAG(std::string, python, "/usr/bin/python3",
 ABSL_FLAG(std::string, h2flood, "bench/h2flood.py",
           "the hostile HTTP/2 peer, for the flood benchmark; skipped if "
           "absent or if python3-h2 is missing");
+ABSL_FLAG(std::string, edge_render, "deploy/edge/render.sh",
+          "the edge proxy's configuration renderer, for the edge benchmark; "
+          "skipped if empty or without nginx");
+ABSL_FLAG(std::string, nginx, "/usr/sbin/nginx",
+          "nginx, for the edge benchmark");
 ABSL_FLAG(std::string, only, "",
           "comma-separated benchmark ids to run (default: all)");
 
@@ -77,7 +82,7 @@ int main(int argc, char** argv) {
       "bench: measures the deadline chain against its limits.\n"
       "Usage: bench [--quick] [--out=DIR] [--bin_dir=DIR] [--h2load=PATH]\n"
       "             [--go_chain=PATH] [--python=PATH] [--h2flood=PATH]\n"
-      "             [--only=ids]",
+      "             [--edge_render=PATH] [--nginx=PATH] [--only=ids]",
       {__FILE__});
   deadline::bench::Config config;
   config.quick = absl::GetFlag(FLAGS_quick);
@@ -87,6 +92,8 @@ int main(int argc, char** argv) {
   config.go_chain = absl::GetFlag(FLAGS_go_chain);
   config.python = absl::GetFlag(FLAGS_python);
   config.h2flood = absl::GetFlag(FLAGS_h2flood);
+  config.edge_render = absl::GetFlag(FLAGS_edge_render);
+  config.nginx = absl::GetFlag(FLAGS_nginx);
   const std::string only = absl::GetFlag(FLAGS_only);
   const std::vector<std::string> wanted_list =
       absl::StrSplit(only, ',', absl::SkipEmpty());
@@ -112,6 +119,7 @@ int main(int argc, char** argv) {
           {"hedging", deadline::bench::Hedging},
           {"ignored_cancel", deadline::bench::IgnoredCancel},
           {"burst", deadline::bench::Burst},
+          {"edge", deadline::bench::Edge},
       };
   deadline::bench::RunInfo info;
   info.date =

@@ -7,10 +7,12 @@ root="$TEST_SRCDIR/$TEST_WORKSPACE"
 out="$TEST_TMPDIR/bench"
 mkdir -p "$out"
 # h2load drives the chain comparison when installed, and python3-h2 the
-# flood; without them, those sections say so in a row.
+# flood, and nginx the edge proxy; without them, those sections say so in
+# a row.
 "$root/bench/bench" --quick --out="$out" --bin_dir="$root" \
   --h2load="$(command -v h2load || true)" \
   --python=/usr/bin/python3 --h2flood="$root/bench/h2flood.py" \
+  --edge_render="$root/deploy/edge/render.sh" \
   >"$out/stdout" 2>&1
 status=$?
 cat "$out/stdout"
@@ -25,7 +27,7 @@ ids = [s["id"] for s in results["sections"]]
 expected = ["hop_overhead", "throughput", "deadline_fidelity", "stop_latency",
             "wasted_work", "budget_accuracy", "checking_cost", "scale",
             "chain_comparison", "flood", "stream_cancel", "overload",
-            "partial", "hedging", "ignored_cancel", "burst"]
+            "partial", "hedging", "ignored_cancel", "burst", "edge"]
 assert ids == expected, f"sections {ids}"
 for section in results["sections"]:
     assert section["rows"], f"{section['id']} reported nothing"

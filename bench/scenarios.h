@@ -86,6 +86,18 @@ Section IgnoredCancel(const Config& config);
 // reach the client after its deadline.
 Section Burst(const Config& config);
 
+// edge: the project's chain behind the edge proxy of deploy/edge/ (nginx,
+// rendered by config.edge_render) against the same chain called directly,
+// in one run (h2load: mean latency at 1 in flight, <= 1.3x; calls per
+// second at 32, >= 60%; CPU per call of the frontend and of nginx); then
+// half-open and rapid-reset floods against the proxy, each with fresh
+// servers: the frontend's RSS (< 2x at rest) and ordinary clients through
+// the proxy meanwhile (all OK), and rapid reset once more without the
+// proxy's call rate limit, for context. Needs config.bin_dir, nginx and
+// h2load (the comparison) or python3-h2 (the floods); skips with a row
+// without them.
+Section Edge(const Config& config);
+
 }  // namespace deadline::bench
 
 #endif  // DEADLINE_BENCH_SCENARIOS_H_

@@ -30,6 +30,10 @@ struct Config {
   // HTTP/2 peer), for the flood benchmark; either empty skips it.
   std::string python;
   std::string h2flood;
+  // deploy/edge/render.sh and nginx, for the edge proxy benchmark; empty
+  // (or no nginx) skips it.
+  std::string edge_render;
+  std::string nginx = "/usr/sbin/nginx";
 };
 
 enum class Verdict { kNone, kMet, kMissed };

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: builds the binaries, starts three backends (one slow) and two
 # frontends (one with the anti-pattern switched on) on free ports, plays the
-# story of a deadline across services, and stops everything it started, also
-# on Ctrl+C or failure. Exits 0 only if every scenario behaved as described.
+# story of a deadline across services, then the same calls through the edge
+# proxy (nginx, deploy/edge/), and stops everything it started, also on
+# Ctrl+C or failure. Exits 0 only if every scenario behaved as described.
 #
 # Each call's per-hop timeline is printed, and drawn as an SVG in
 # $DEMO_OUT (default: ./demo-output). With $DEMO_BIN_DIR set to a folder
@@ -116,6 +117,52 @@ backend_d="$address"
 start "frontend to backend D" "$bin/server/frontend/frontend" --backend="$backend_d"
 frontend_d="$address"
 
+# start_edge NAME RENDER_FLAGS...: nginx in front of $frontend, configured by
+# deploy/edge/render.sh from the frontend's flags (here its defaults), on a
+# free port (nginx cannot bind port 0 and tell which it got); sets
+# $address and $edge_dir.
+start_edge() {
+  local name="$1" port
+  shift
+  edge_dir="$work_dir/demo-edge-$(( ${#pids[@]} ))"
+  mkdir -p "$edge_dir"
+  chmod 755 "$work_dir" "$edge_dir"  # nginx's workers run as nobody
+  for _ in $(seq 20); do
+    port=$(( 20000 + RANDOM % 40000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue  # taken
+    deploy/edge/render.sh --listen="127.0.0.1:$port" --frontend="$frontend" \
+      "$@" >"$edge_dir/nginx.conf"
+    nginx -p "$edge_dir" -c "$edge_dir/nginx.conf" -e stderr -g 'daemon off;' \
+      >"$edge_dir/stderr.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do
+      if grep -q "start worker process" "$edge_dir/error.log" 2>/dev/null; then
+        address="127.0.0.1:$port"
+        "$bin/client/client" --stats --target="$address" >/dev/null
+        printf '  %-26s %s\n' "$name" "$address"
+        return
+      fi
+      kill -0 "${pids[-1]}" 2>/dev/null || break
+      sleep 0.05
+    done
+    grep -q "Address already in use" "$edge_dir/stderr.log" || break
+  done
+  echo "$name did not start:" >&2
+  cat "$edge_dir/stderr.log" "$edge_dir/error.log" >&2 2>/dev/null
+  exit 1
+}
+if command -v nginx >/dev/null; then
+  start_edge "edge proxy (nginx)"
+  edge="$address"
+  edge_log="$edge_dir/access.log"
+  # THE PITFALL: a proxy timer (1 s) shorter than the call's deadline.
+  start_edge "edge proxy, 1 s timers" --call_timeout=1s
+  edge_short="$address"
+else
+  echo "nginx is not installed (scripts/deps.sh installs it)" >&2
+  exit 1
+fi
+
 headline "1. A generous deadline: OK, the budget shrinking hop by hop"
 run 0 1-generous --target="$frontend" --deadline=1s --steps=10 --step=20ms
 
@@ -225,6 +272,20 @@ for _ in $(seq 100); do
 done
 check "it ran all 25 steps: checking is the half of propagation that saves work" \
   "[ $(stat "$backend_d" steps_done) -eq 25 ]"
+
+headline "11. Through the edge proxy (nginx, deploy/edge/): the same budget, the same codes"
+echo "   (its timers are the frontend's --max_deadline + 5 s: it never answers first)"
+run 0 11-edge-ok --target="$edge" --deadline=1s --steps=10 --step=20ms \
+  --request_id=demo-edge-ok
+run 14 11-edge-tight --target="$edge" --deadline=100ms --steps=100 --step=10ms
+sleep 0.2  # nginx writes its log every 100 ms
+line="$(grep "request_id=demo-edge-ok" "$edge_log" || true)"
+echo "   nginx's log: ${line#* }"
+check "nginx logged the call (request_time - upstream_time: its own share)" \
+  "[ -n \"\$line\" ]"
+echo "   THE PITFALL: a proxy whose timer (1 s) is shorter than the deadline (5 s)"
+run 24 11-edge-pitfall --target="$edge_short" --deadline=5s --steps=30 --step=100ms
+echo "   the proxy cut it: UNAVAILABLE (its 504), no explanation, no DEADLINE_EXCEEDED"
 
 echo
 echo "timelines drawn: $(ls "$out"/*.svg | wc -l) SVG files in $out"

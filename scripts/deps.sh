@@ -20,6 +20,8 @@ build=(
   libgtest-dev libgmock-dev              # GoogleTest 1.12
   prometheus-cpp-dev                     # the servers' /metrics
   procps                                 # pgrep, used by the demo
+  nginx                                  # the edge proxy (deploy/edge/)
+  libnginx-mod-stream                    # ... as a TCP relay (passthrough)
 )
 test=(
   librsvg2-bin                           # rsvg-convert: the SVG timeline test
@@ -83,6 +85,19 @@ fi
 if [ ${#missing_nr[@]} -gt 0 ] && command -v systemctl >/dev/null &&
     systemctl is-active --quiet prometheus 2>/dev/null; then
   $sudo systemctl disable --now prometheus >>"$log" 2>&1 || true
+fi
+# So does the nginx package (on port 80); the demo and the tests start
+# their own nginx, with a configuration of their own, and want none running.
+if printf '%s\n' "${missing[@]}" | grep -qx nginx; then
+  if command -v systemctl >/dev/null; then
+    # Without a running systemd, disable still removes the unit's links.
+    $sudo systemctl disable --now nginx >>"$log" 2>&1 ||
+      $sudo systemctl disable nginx >>"$log" 2>&1 || true
+  fi
+  if [ ! -d /run/systemd/system ] && [ -x /etc/init.d/nginx ]; then
+    $sudo /etc/init.d/nginx stop >>"$log" 2>&1 || true
+    $sudo update-rc.d nginx disable >>"$log" 2>&1 || true
+  fi
 fi
 rm -f "$log"
 echo "deps: done" >&2

@@ -21,7 +21,12 @@ reader could get wrong on paper:
 - resources follow the worker pool and the measured memory figures;
 - the real binaries accept the args: each starts with them (addresses
   swapped for loopback ones on port 0) and exits 0 on SIGTERM within the
-  pod's grace period.
+  pod's grace period;
+- the Ingress (30-ingress.yaml) leads to the frontend's gRPC port, speaks
+  gRPC (GRPCS when the frontend serves TLS), and its timeout annotations
+  are the timers of the edge proxy's configuration (deploy/edge/render.sh,
+  rendered for the frontend's flags in force), which outlast the
+  frontend's --max_deadline.
 
 It then breaks in-memory copies of the manifests one way at a time (an
 unknown flag, a wrong port, ...) and requires each break to be reported, so
@@ -42,6 +47,11 @@ import yaml
 
 RUNFILES = os.path.join(os.environ["TEST_SRCDIR"], os.environ["TEST_WORKSPACE"])
 MANIFEST_DIR = os.path.join(RUNFILES, "deploy", "kubernetes")
+EDGE_RENDER = os.path.join(RUNFILES, "deploy", "edge", "render.sh")
+# The frontend's flags deploy/edge/render.sh derives the edge's timers from.
+EDGE_FLAGS = ("max_deadline", "max_connection_age", "keepalive_time",
+              "keepalive_timeout")
+INGRESS_PREFIX = "nginx.ingress.kubernetes.io/"
 BINARIES = {"backend": "server/backend/backend", "frontend": "server/frontend/frontend"}
 
 # The figures the sizing rests on (docs/kubernetes.md, "Sizing").
@@ -402,6 +412,93 @@ def check_frontend(c, services, backends, problems):
     check_frontend_backends(c, services, backends, problems)
 
 
+def nginx_seconds(text):
+    """An nginx time ("25s", "1500ms", "2m") in seconds."""
+    units = {"ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    match = re.fullmatch(r"(\d+)(ms|s|m|h)", text)
+    if not match:
+        raise ValueError(f"not an nginx time: {text!r}")
+    return int(match.group(1)) * units[match.group(2)]
+
+
+def render_edge(frontend):
+    """deploy/edge/render.sh for the frontend's flags in force:
+    {directive: value} of the configuration it writes."""
+    args = [f"--{name}={frontend.flag(name)}" for name in EDGE_FLAGS]
+    out = subprocess.run([EDGE_RENDER, *args], capture_output=True,
+                         text=True, check=True).stdout
+    return dict(re.findall(r"^\s*([a-z_0-9]+) ([^;#]+);", out, re.M))
+
+
+def check_ingress(ingress, services, frontends, problems):
+    """An Ingress leads to the frontend, speaks gRPC, and has the edge's
+    timers."""
+    where = f"Ingress {ingress['metadata']['name']}"
+    annotations = ingress["metadata"].get("annotations") or {}
+    targets = [path["backend"]["service"]
+               for rule in ingress["spec"].get("rules") or []
+               for path in (rule.get("http") or {}).get("paths") or []]
+    if not targets:
+        problems.append(f"{where}: no rule leads to a Service")
+    for target in targets:
+        service = services.get((ingress["metadata"].get("namespace"),
+                                target.get("name")))
+        if service is None:
+            problems.append(f"{where}: Service {target.get('name')} is not "
+                            "one the manifests define")
+            continue
+        port = target.get("port") or {}
+        service_port = next(
+            (p for p in service["spec"].get("ports") or []
+             if p.get("name") == port.get("name", object())
+             or p.get("port") == port.get("number", object())), None)
+        selector = service["spec"].get("selector") or {}
+        pods = [f for f in frontends
+                if selector and selector.items() <=
+                (f.deployment["spec"]["template"]["metadata"]
+                 .get("labels") or {}).items()]
+        if service_port is None or not pods:
+            problems.append(f"{where}: Service {target.get('name')} port "
+                            f"{port} leads to no frontend pod")
+            continue
+        for frontend in pods:
+            target_port = service_port.get("targetPort",
+                                           service_port.get("port"))
+            resolved = (frontend.container_port(target_port)
+                        if isinstance(target_port, str) else target_port)
+            if resolved != port_of(frontend.flag("listen")):
+                problems.append(f"{where}: leads to port {resolved}, not "
+                                "the frontend's --listen port "
+                                f"{port_of(frontend.flag('listen'))}")
+            protocol = "GRPCS" if frontend.flag("tls_cert") else "GRPC"
+            if annotations.get(INGRESS_PREFIX + "backend-protocol") != protocol:
+                problems.append(
+                    f"{where}: backend-protocol is "
+                    f"{annotations.get(INGRESS_PREFIX + 'backend-protocol')!r}"
+                    f", not {protocol!r}: the controller would not speak "
+                    "gRPC to the frontend as it serves")
+            edge = render_edge(frontend)
+            max_deadline = parse_duration(frontend.flag("max_deadline"))
+            for annotation, directive in (
+                    ("proxy-read-timeout", "grpc_read_timeout"),
+                    ("proxy-send-timeout", "grpc_send_timeout"),
+                    ("proxy-connect-timeout", "grpc_connect_timeout")):
+                value = annotations.get(INGRESS_PREFIX + annotation)
+                wanted = nginx_seconds(edge[directive])
+                if value is None or float(value) != wanted:
+                    problems.append(
+                        f"{where}: {annotation} {value!r} is not the edge "
+                        f"configuration's {directive} ({wanted:g}s, "
+                        "deploy/edge/render.sh)")
+                if (directive != "grpc_connect_timeout" and value is not None
+                        and float(value) <= max_deadline):
+                    problems.append(
+                        f"{where}: {annotation} {value}s does not outlast "
+                        f"the frontend's --max_deadline {max_deadline:g}s: "
+                        "the proxy would cut calls the frontend allows "
+                        "(UNAVAILABLE)")
+
+
 def check(docs, helps):
     """All the checks; returns the problems found (empty: all good)."""
     problems = []
@@ -431,6 +528,15 @@ def check(docs, helps):
             check_one(c, problems)
         except (ValueError, IndexError, TypeError) as error:
             problems.append(f"{c.where}: a value does not parse: {error}")
+    ingresses = [d for d in docs if d["kind"] == "Ingress"]
+    if not ingresses:
+        problems.append("no Ingress in front of the frontend")
+    for ingress in ingresses:
+        try:
+            check_ingress(ingress, services, by_binary["frontend"], problems)
+        except (ValueError, KeyError, TypeError) as error:
+            problems.append(f"Ingress {ingress['metadata']['name']}: a value "
+                            f"does not parse: {error}")
     return problems
 
 
@@ -455,6 +561,10 @@ def set_arg(docs, name, flag, value):
 def service(docs, name):
     return next(d for d in docs if d and d.get("kind") == "Service" and
                 d["metadata"]["name"] == name)
+
+
+def ingress(docs):
+    return next(d for d in docs if d and d.get("kind") == "Ingress")
 
 
 def frontend_backend_service(docs):
@@ -545,6 +655,24 @@ BREAKS = [
     ("rollouts faster than DNS re-resolution",
      lambda d: deployment(d, "backend")["spec"].update(minReadySeconds=0),
      "minReadySeconds 0"),
+    ("an Ingress timer that nginx's default would leave at 60s",
+     lambda d: ingress(d)["metadata"]["annotations"].update(
+         {INGRESS_PREFIX + "proxy-read-timeout": "60"}),
+     "proxy-read-timeout '60' is not the edge configuration's"),
+    ("an Ingress timer that fires before --max_deadline",
+     lambda d: ingress(d)["metadata"]["annotations"].update(
+         {INGRESS_PREFIX + "proxy-send-timeout": "15"}),
+     "does not outlast the frontend's --max_deadline"),
+    ("an Ingress that speaks HTTP/1.1 to the frontend",
+     lambda d: ingress(d)["metadata"]["annotations"].update(
+         {INGRESS_PREFIX + "backend-protocol": "HTTP"}),
+     "backend-protocol is 'HTTP'"),
+    ("an Ingress to the metrics port",
+     lambda d: ingress(d)["spec"]["rules"][0]["http"]["paths"][0]["backend"]
+     ["service"].update(port={"number": 9102}), "leads to no frontend pod"),
+    ("a --max_deadline the Ingress was not rendered for",
+     lambda d: set_arg(d, "frontend", "max_deadline", "25s"),
+     "does not outlast the frontend's --max_deadline 25s"),
 ]
 
 
