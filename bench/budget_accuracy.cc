@@ -66,7 +66,7 @@ Losses Measure(bool absolute, absl::Duration timeout, int calls,
 
 Section BudgetAccuracy(const Config& config) {
   Section section{"budget_accuracy",
-                  "6. Budget given up at each hop, before and after the "
+                  "Budget given up at each hop, before and after the "
                   "absolute deadline"};
   const absl::Duration reserve = QuietFrontend().budget.reserve;
   const absl::Duration allowed = reserve + absl::Milliseconds(2);

@@ -106,7 +106,7 @@ BurstRun Run(const Config& config, int connections, int streams,
 
 Section Burst(const Config& config) {
   Section section("burst",
-                  "15. A burst through the frontend: relative and absolute "
+                  "A burst through the frontend: relative and absolute "
                   "deadlines (h2load)");
   if (SkippedWithoutBinaries(config, section, "burst")) return section;
   if (config.h2load.empty()) {

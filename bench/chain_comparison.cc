@@ -171,7 +171,7 @@ constexpr char kMethod[] =
 
 Section ChainComparison(const Config& config) {
   Section section{"chain_comparison",
-                  "9. The chain against a bare C++ chain and a Go chain "
+                  "The chain against a bare C++ chain and a Go chain "
                   "(h2load, Frontend.Fetch, empty request)"};
   section.analysis = kMethod;
   if (SkippedWithoutBinaries(config, section, "chain comparison"))

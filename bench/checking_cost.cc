@@ -141,7 +141,7 @@ uint64_t Spin(uint64_t x, int64_t iterations) {
 }  // namespace
 
 Section CheckingCost(const Config& config) {
-  Section section{"checking_cost", "7. Cost of checking for cancellation"};
+  Section section{"checking_cost", "Cost of checking for cancellation"};
   // (a) IsCancelled() on a live call, in each server API.
   const int probes = config.quick ? 10'000 : 200'000;
   const double sync_ns = IsCancelledNanos(testing::BackendApi::kSync, probes);

@@ -9,7 +9,7 @@ namespace deadline::bench {
 
 Section DeadlineFidelity(const Config& config) {
   Section section{"deadline_fidelity",
-                  "3. Deadline fidelity (when the client sees "
+                  "Deadline fidelity (when the client sees "
                   "DEADLINE_EXCEEDED)"};
   // The client's own timer, alone: through a frontend with propagation off,
   // nothing answers before the client gives up.

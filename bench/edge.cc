@@ -395,7 +395,7 @@ constexpr char kAnalysis[] =
 
 Section Edge(const Config& config) {
   Section section{"edge",
-                  "16. The chain behind the edge proxy (nginx): latency, "
+                  "The chain behind the edge proxy (nginx): latency, "
                   "rate, and floods stopped at the edge"};
   section.analysis = kAnalysis;
   if (SkippedWithoutBinaries(config, section, "edge proxy")) return section;

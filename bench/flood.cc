@@ -132,7 +132,7 @@ struct Variant {
 
 Section Flood(const Config& config) {
   Section section{"flood",
-                  "10. Hostile HTTP/2 peers: half-open streams and rapid "
+                  "Hostile HTTP/2 peers: half-open streams and rapid "
                   "reset (real processes, default limits)"};
   if (SkippedWithoutBinaries(config, section, "flood")) return section;
   const HostilePeerCommand command{config.python, config.h2flood};

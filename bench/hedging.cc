@@ -98,7 +98,7 @@ HedgeRun DriveHedging(double rate, absl::Duration duration,
 
 Section Hedging(const Config& config) {
   Section section{"hedging",
-                  "11. Hedging over a 10x slower backend (real processes)"};
+                  "Hedging over a 10x slower backend (real processes)"};
   if (SkippedWithoutBinaries(config, section, "hedging")) return section;
   const double load_before = LoadAverage();
   const double rate = config.quick ? 40 : 100;

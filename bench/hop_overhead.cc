@@ -8,7 +8,7 @@
 namespace deadline::bench {
 
 Section HopOverhead(const Config& config) {
-  Section section{"hop_overhead", "1. Hop overhead (1 call in flight)"};
+  Section section{"hop_overhead", "Hop overhead (1 call in flight)"};
   Servers servers(QuietBackend(), QuietFrontend());
   const int warmup = config.quick ? 10 : 500;
   const int calls = config.quick ? 20 : 2000;

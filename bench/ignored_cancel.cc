@@ -19,7 +19,7 @@ using deadline::v1::FetchRequest;
 
 Section IgnoredCancel(const Config& config) {
   Section section{"ignored_cancel",
-                  "12. Work done for callers that left: propagation on, off, "
+                  "Work done for callers that left: propagation on, off, "
                   "and a backend that ignores cancellation (real "
                   "processes)"};
   if (SkippedWithoutBinaries(config, section, "ignored_cancel")) return section;

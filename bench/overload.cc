@@ -113,7 +113,7 @@ OverloadRun DriveOverload(double rate, absl::Duration duration,
 
 Section Overload(const Config& config) {
   Section section{"overload",
-                  "9. Overload (real processes, open-loop arrivals beyond "
+                  "Overload (real processes, open-loop arrivals beyond "
                   "capacity)"};
   if (SkippedWithoutBinaries(config, section, "overload")) return section;
   const double load_before = LoadAverage();

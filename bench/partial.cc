@@ -75,7 +75,7 @@ std::string BriefLate(const Distribution& d) {
 
 Section Partial(const Config& config) {
   Section section{"partial",
-                  "10. PARTIAL fan-outs at 600 calls/s, 150 ms deadlines "
+                  "PARTIAL fan-outs at 600 calls/s, 150 ms deadlines "
                   "(real processes): where the time goes"};
   if (SkippedWithoutBinaries(config, section, "partial")) return section;
   const double load_before = LoadAverage();

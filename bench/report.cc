@@ -48,9 +48,10 @@ std::string ToMarkdown(const RunInfo& info,
       info.quick ? " QUICK MODE: smoke run, the numbers mean nothing." : "",
       " Ratios and distributions come from one run; absolute times are "
       "context only.\n");
+  int number = 0;
   for (const Section& section : sections) {
     absl::StrAppend(
-        &md, "\n## ", section.title,
+        &md, "\n## ", ++number, ". ", section.title,
         "\n\n| metric | value | floor | |\n| --- | --- | --- | --- |\n");
     for (const Row& row : section.rows) {
       absl::StrAppend(&md, "| ", row.metric, " | ", row.value, " | ", row.floor,

@@ -427,7 +427,7 @@ void FanOuts(const Config& config, Section& section) {
 
 Section Scale(const Config& config) {
   Section section{"scale",
-                  "8. Scale (real processes: held calls cancelled by the "
+                  "Scale (real processes: held calls cancelled by the "
                   "client; slow fan-outs)"};
   if (SkippedWithoutBinaries(config, section, "scale")) return section;
   const double load_before = LoadAverage();

@@ -12,7 +12,7 @@ namespace deadline::bench {
 
 Section StopLatency(const Config& config) {
   Section section{"stop_latency",
-                  "4. Stop latency (client deadline or cancel to the backend "
+                  "Stop latency (client deadline or cancel to the backend "
                   "loop's exit, through the chain)"};
   // No reserves anywhere: the backend's deadline is the client's, so this
   // measures how fast the stop travels, not the margins.

@@ -14,7 +14,7 @@
 namespace deadline::bench {
 
 Section Throughput(const Config& config) {
-  Section section{"throughput", "2. Throughput (saturated, closed loop)"};
+  Section section{"throughput", "Throughput (saturated, closed loop)"};
   Servers servers(QuietBackend(), QuietFrontend());
   const absl::Duration run =
       config.quick ? absl::Milliseconds(200) : absl::Seconds(3);

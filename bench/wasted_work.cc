@@ -13,7 +13,7 @@ namespace deadline::bench {
 
 Section WastedWork(const Config& config) {
   Section section{"wasted_work",
-                  "5. Wasted work (50 ms deadline on 200 ms of work)"};
+                  "Wasted work (50 ms deadline on 200 ms of work)"};
   const int calls = config.quick ? 2 : 20;
   const deadline::v1::WorkRequest work = Work(20, absl::Milliseconds(10));
   for (bool propagate : {true, false}) {
