@@ -5,8 +5,10 @@
 // as it always did. Time bounds are generous (2-core, noisy machines).
 #include "common/deadline_at.h"
 
+#include <dirent.h>
 #include <signal.h>
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -59,6 +61,30 @@ RawFetch Fetch(TestFrontend& frontend, absl::Duration timeout,
 }
 
 std::string Micros(absl::Time t) { return FormatUnixMicros(t); }
+
+// Whether every thread of process `pid` has stopped (state T in
+// /proc/PID/task/TID/stat). kill(SIGSTOP) returns before a thread running
+// on another core has stopped.
+bool AllThreadsStopped(pid_t pid) {
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) return false;
+  bool stopped = true;
+  while (const dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream stat(absl::StrCat(tasks, "/", entry->d_name, "/stat"));
+    std::string line;
+    std::getline(stat, line);
+    // The state follows the command name's closing parenthesis.
+    const size_t paren = line.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= line.size() ||
+        line[paren + 2] != 'T') {
+      stopped = false;
+    }
+  }
+  closedir(dir);
+  return stopped;
+}
 
 TEST(DeadlineAtTest, AnAbsurdOneNeverLengthensABudget) {
   TestBackend backend;
@@ -149,6 +175,7 @@ TEST(DeadlineAtTest, TimeWaitingToBeReadIsSeenAndComesOffTheBudget) {
                   .status.ok());
 
   frontend->Signal(SIGSTOP);
+  ASSERT_TRUE(WaitUntil([&] { return AllThreadsStopped(frontend->pid()); }));
   std::thread resume([&] {
     absl::SleepFor(absl::Milliseconds(400));
     frontend->Signal(SIGCONT);
