@@ -91,35 +91,8 @@ constexpr char kTimeout[] = "5S";
 H2loadResult FetchLoad(const std::string& h2load, const std::string& body,
                        const Chain& chain, int clients, int streams,
                        absl::Duration duration) {
-  return RunH2load(
-      h2load, body,
-      absl::StrCat("http://", chain.processes.frontend_address,
-                   "/deadline.v1.Frontend/Fetch"),
-      {"-D", absl::StrCat(absl::ToInt64Milliseconds(duration), "ms"), "-c",
-       absl::StrCat(clients), "-m", absl::StrCat(streams), "-H",
-       absl::StrCat("grpc-timeout: ", kTimeout)},
-      duration + absl::Seconds(30));
-}
-
-// The median of the values that are numbers; NaN if there are none.
-double Median(std::vector<double> values) {
-  values.erase(std::remove_if(values.begin(), values.end(),
-                              [](double v) { return std::isnan(v); }),
-               values.end());
-  if (values.empty()) return kNaN;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-// a[r] / b[r] for every round r.
-std::vector<double> Ratios(const std::vector<double>& a,
-                           const std::vector<double>& b) {
-  std::vector<double> ratios;
-  for (size_t r = 0; r < a.size() && r < b.size(); ++r) {
-    ratios.push_back(a[r] / b[r]);
-  }
-  return ratios;
+  return LoadFetch(h2load, body, chain.processes.frontend_address, clients,
+                   streams, duration, kTimeout);
 }
 
 // "<median> (rounds <min> to <max>)", or "no figure" without one.

@@ -83,30 +83,6 @@ double CpuWithChildren(pid_t pid) {
   return total;
 }
 
-// h2load against Frontend.Fetch at `address`, every call with a 5 s
-// deadline.
-H2loadResult Load(const Config& config, const std::string& body,
-                  const std::string& address, int clients, int streams,
-                  absl::Duration duration) {
-  return RunH2load(
-      config.h2load, body,
-      absl::StrCat("http://", address, "/deadline.v1.Frontend/Fetch"),
-      {"-D", absl::StrCat(absl::ToInt64Milliseconds(duration), "ms"), "-c",
-       absl::StrCat(clients), "-m", absl::StrCat(streams), "-H",
-       "grpc-timeout: 5S"},
-      duration + absl::Seconds(30));
-}
-
-double Median(std::vector<double> values) {
-  values.erase(std::remove_if(values.begin(), values.end(),
-                              [](double v) { return std::isnan(v); }),
-               values.end());
-  if (values.empty()) return kNaN;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
 std::string Rounds(const std::vector<double>& values,
                    std::string (*format)(double)) {
   std::vector<std::string> parts;
@@ -140,8 +116,8 @@ void Compare(const Config& config, Section& section) {
   const auto note = [&error](const H2loadResult& r) {
     if (error.empty()) error = r.error;
   };
-  note(Load(config, body.path(), direct, 4, 8, run / 2));
-  note(Load(config, body.path(), proxied, 4, 8, run / 2));
+  note(LoadFetch(config.h2load, body.path(), direct, 4, 8, run / 2));
+  note(LoadFetch(config.h2load, body.path(), proxied, 4, 8, run / 2));
 
   std::vector<double> latency[2], rate[2], frontend_cpu[2], nginx_cpu[2];
   const std::string* addresses[2] = {&direct, &proxied};
@@ -150,7 +126,7 @@ void Compare(const Config& config, Section& section) {
   for (int round = 0; round < rounds; ++round) {
     for (int path = 0; path < 2; ++path) {
       const H2loadResult r =
-          Load(config, body.path(), *addresses[path], 1, 1, run);
+          LoadFetch(config.h2load, body.path(), *addresses[path], 1, 1, run);
       note(r);
       latency[path].push_back(r.error.empty() ? r.mean_us : kNaN);
     }
@@ -158,7 +134,7 @@ void Compare(const Config& config, Section& section) {
       const double frontend_before = testing::CpuSecondsOf(frontend);
       const double nginx_before = CpuWithChildren(nginx);
       const H2loadResult r =
-          Load(config, body.path(), *addresses[path], 4, 8, run);
+          LoadFetch(config.h2load, body.path(), *addresses[path], 4, 8, run);
       note(r);
       const bool ok = r.error.empty() && r.succeeded > 0;
       rate[path].push_back(ok ? r.succeeded / r.seconds : kNaN);
@@ -172,13 +148,8 @@ void Compare(const Config& config, Section& section) {
     }
   }
   if (!error.empty()) section.rows.push_back(Info("h2load", error));
-  std::vector<double> latency_ratio, rate_ratio;
-  for (int r = 0; r < rounds; ++r) {
-    latency_ratio.push_back(latency[1][r] / latency[0][r]);
-    rate_ratio.push_back(rate[1][r] / rate[0][r]);
-  }
-  const double lat = Median(latency_ratio);
-  const double thr = Median(rate_ratio);
+  const double lat = Median(Ratios(latency[1], latency[0]));
+  const double thr = Median(Ratios(rate[1], rate[0]));
   section.rows.push_back(
       Info("mean latency, 1 in flight: direct; through the proxy (rounds)",
            absl::StrCat(Rounds(latency[0], Micros), "; ",

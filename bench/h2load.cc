@@ -134,4 +134,16 @@ H2loadResult RunH2load(const std::string& h2load, const std::string& body_file,
   return result;
 }
 
+H2loadResult LoadFetch(const std::string& h2load, const std::string& body_file,
+                       const std::string& address, int clients, int streams,
+                       absl::Duration duration, absl::string_view timeout) {
+  return RunH2load(
+      h2load, body_file,
+      absl::StrCat("http://", address, "/deadline.v1.Frontend/Fetch"),
+      {"-D", absl::StrCat(absl::ToInt64Milliseconds(duration), "ms"), "-c",
+       absl::StrCat(clients), "-m", absl::StrCat(streams), "-H",
+       absl::StrCat("grpc-timeout: ", timeout)},
+      duration + absl::Seconds(30));
+}
+
 }  // namespace deadline::bench

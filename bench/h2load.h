@@ -64,6 +64,14 @@ H2loadResult RunH2load(const std::string& h2load, const std::string& body_file,
                        const std::vector<std::string>& options,
                        absl::Duration timeout);
 
+// RunH2load calling Frontend.Fetch at `address` (HOST:PORT) for
+// `duration`, from `clients` connections with `streams` calls in flight on
+// each, every call sending grpc-timeout `timeout` (the wire's form, "5S").
+H2loadResult LoadFetch(const std::string& h2load, const std::string& body_file,
+                       const std::string& address, int clients, int streams,
+                       absl::Duration duration,
+                       absl::string_view timeout = "5S");
+
 }  // namespace deadline::bench
 
 #endif  // DEADLINE_BENCH_H2LOAD_H_

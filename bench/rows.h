@@ -3,15 +3,40 @@
 
 // Builders for a Section's rows, and the value formats the benchmarks share.
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "bench/section.h"
 
 namespace deadline::bench {
+
+// The median of the values that are numbers; NaN if there are none.
+inline double Median(std::vector<double> values) {
+  values.erase(std::remove_if(values.begin(), values.end(),
+                              [](double v) { return std::isnan(v); }),
+               values.end());
+  if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// a[r] / b[r] for every round r the two share.
+inline std::vector<double> Ratios(const std::vector<double>& a,
+                                  const std::vector<double>& b) {
+  std::vector<double> ratios;
+  for (size_t r = 0; r < a.size() && r < b.size(); ++r) {
+    ratios.push_back(a[r] / b[r]);
+  }
+  return ratios;
+}
 
 // Microseconds shown as "0.412 ms".
 inline std::string Ms(double micros) {

@@ -33,6 +33,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# ready NAME ADDRESS: waits for NAME's first answer at ADDRESS (a readiness
+# probe; a fresh server's first call can also be slow, and no scenario
+# should pay for that), says where it listens, and sets $address.
+ready() {
+  address="$2"
+  "$bin/client/client" --stats --target="$address" >/dev/null
+  printf '  %-26s %s\n' "$1" "$address"
+}
+
 # start NAME BINARY FLAGS...: starts a server on a free port and sets
 # $address to the address it printed.
 start() {
@@ -43,10 +52,7 @@ start() {
   for _ in $(seq 200); do
     address="$(grep -o 'listening on [0-9.:]*' "$log" | cut -d' ' -f3 || true)"
     if [ -n "$address" ]; then
-      # Ready when it answers (a readiness probe; a fresh server's first
-      # call can also be slow, and no scenario should pay for that).
-      "$bin/client/client" --stats --target="$address" >/dev/null
-      printf '  %-26s %s\n' "$name" "$address"
+      ready "$name" "$address"
       return
     fi
     kill -0 "${pids[-1]}" 2>/dev/null || break
@@ -137,9 +143,7 @@ start_edge() {
     pids+=($!)
     for _ in $(seq 100); do
       if grep -q "start worker process" "$edge_dir/error.log" 2>/dev/null; then
-        address="127.0.0.1:$port"
-        "$bin/client/client" --stats --target="$address" >/dev/null
-        printf '  %-26s %s\n' "$name" "$address"
+        ready "$name" "127.0.0.1:$port"
         return
       fi
       kill -0 "${pids[-1]}" 2>/dev/null || break

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -106,6 +107,24 @@ const deadline::v1::HopTrace* HopOf(
     if (h.hop() == hop) return &h;
   }
   return nullptr;
+}
+
+// The hostile HTTP/2 peer: bench/h2flood.py on Debian's python3-h2.
+HostilePeerCommand PeerCommand() {
+  return {"/usr/bin/python3", RunfilePath("bench/h2flood.py")};
+}
+
+// Runs the peer against `address` with `args` until it ends (up to
+// `wait`): its report, or why there is none.
+absl::StatusOr<google::protobuf::Struct> RunPeer(
+    const std::string& address, const std::vector<std::string>& args,
+    absl::Duration wait) {
+  auto peer = HostilePeer::Start(PeerCommand(), address, args);
+  if (peer == nullptr) return absl::InternalError("the peer did not start");
+  if (!peer->WaitFor(wait)) {
+    return absl::DeadlineExceededError("the peer did not end in time");
+  }
+  return peer->Report();
 }
 
 // A frontend and a backend (the real binaries) and nginx in front of the
@@ -401,18 +420,14 @@ TEST_F(EdgeProxyTest,
 TEST_F(EdgeProxyTest, PingsEndAtTheProxy) {
   ASSERT_NO_FATAL_FAILURE(
       Start({"--keepalive_time=1s", "--keepalive_timeout=1s"}));
-  const HostilePeerCommand command{"/usr/bin/python3",
-                                   RunfilePath("bench/h2flood.py")};
-  if (!bench::CanRunHostilePeer(command)) {
+  if (!bench::CanRunHostilePeer(PeerCommand())) {
     GTEST_SKIP() << "python3-h2 missing";
   }
-  auto peer = HostilePeer::Start(
-      command, proxy_->address(),
-      {"--mode=halfopen", "--streams=10", "--hold=5", "--no_ping_ack",
-       "--path=/deadline.v1.Frontend/Fetch"});
-  ASSERT_NE(peer, nullptr);
-  ASSERT_TRUE(peer->WaitFor(absl::Seconds(30)));
-  absl::StatusOr<google::protobuf::Struct> report = peer->Report();
+  absl::StatusOr<google::protobuf::Struct> report =
+      RunPeer(proxy_->address(),
+              {"--mode=halfopen", "--streams=10", "--hold=5", "--no_ping_ack",
+               "--path=/deadline.v1.Frontend/Fetch"},
+              absl::Seconds(30));
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(ReportNumber(*report, "pings_ignored"), 0)
       << "nginx sent the client a PING";
@@ -436,9 +451,7 @@ class EdgeFloodTest : public EdgeProxyTest {
 
   Measured Flood(std::vector<std::string> args) {
     Measured m;
-    const HostilePeerCommand command{"/usr/bin/python3",
-                                     RunfilePath("bench/h2flood.py")};
-    if (!bench::CanRunHostilePeer(command)) {
+    if (!bench::CanRunHostilePeer(PeerCommand())) {
       ADD_FAILURE() << "python3-h2 missing";
       return m;
     }
@@ -453,7 +466,7 @@ class EdgeFloodTest : public EdgeProxyTest {
     Prober prober(proxy_->address(), ServerKind::kFrontend);
     args.insert(args.end(),
                 {"--source=127.0.0.2", "--path=/deadline.v1.Frontend/Fetch"});
-    auto peer = HostilePeer::Start(command, proxy_->address(), args);
+    auto peer = HostilePeer::Start(PeerCommand(), proxy_->address(), args);
     EXPECT_NE(peer, nullptr);
     if (peer == nullptr) return m;
     const absl::Time give_up = absl::Now() + absl::Seconds(120);
@@ -578,18 +591,14 @@ TEST_F(EdgeProxyTest, PassthroughCarriesMutualTlsEndToEnd) {
 TEST_F(EdgeProxyTest, PingsCrossAPassthroughProxy) {
   ASSERT_NO_FATAL_FAILURE(Start(
       {"--keepalive_time=1s", "--keepalive_timeout=1s"}, {"--passthrough"}));
-  const HostilePeerCommand command{"/usr/bin/python3",
-                                   RunfilePath("bench/h2flood.py")};
-  if (!bench::CanRunHostilePeer(command)) {
+  if (!bench::CanRunHostilePeer(PeerCommand())) {
     GTEST_SKIP() << "python3-h2 missing";
   }
-  auto peer = HostilePeer::Start(
-      command, proxy_->address(),
-      {"--mode=halfopen", "--streams=10", "--hold=30", "--no_ping_ack",
-       "--path=/deadline.v1.Frontend/Fetch"});
-  ASSERT_NE(peer, nullptr);
-  ASSERT_TRUE(peer->WaitFor(absl::Seconds(40)));
-  absl::StatusOr<google::protobuf::Struct> report = peer->Report();
+  absl::StatusOr<google::protobuf::Struct> report =
+      RunPeer(proxy_->address(),
+              {"--mode=halfopen", "--streams=10", "--hold=30", "--no_ping_ack",
+               "--path=/deadline.v1.Frontend/Fetch"},
+              absl::Seconds(40));
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_GE(ReportNumber(*report, "pings_ignored"), 1);
   const double closed = ReportNumber(*report, "connection_closed_at_s");
