@@ -1,7 +1,10 @@
 // Drives the real binaries (backend, frontend, client) as separate processes
 // on ports chosen at run time, as a user would.
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -26,6 +29,7 @@ namespace deadline::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kRunTimeout = absl::Seconds(20);
 
@@ -93,6 +97,39 @@ TEST_F(BinariesTest, GenerousDeadlineExitsZeroAndShowsEachHopsBudget) {
   EXPECT_THAT(output, HasSubstr("-> frontend "));
   EXPECT_THAT(output, HasSubstr("-> backend "));
   EXPECT_THAT(output, HasSubstr("3 steps done"));
+}
+
+// Both servers on Unix-domain sockets (a proxy beside the frontend on one
+// host, as a sidecar is): each says its socket as given, with no plaintext
+// warning, and the budget crosses the chain as over TCP.
+TEST_F(BinariesTest, ServersListenOnUnixSockets) {
+  char dir_template[] = "/tmp/binaries_test.XXXXXX";  // A short path: 108 max.
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const std::string backend_socket = absl::StrCat("unix:", dir, "/backend");
+  const std::string frontend_socket = absl::StrCat("unix:", dir, "/frontend");
+  backend_ = StartServerProcess({RunfilePath("server/backend/backend")},
+                                &backend_address_, backend_socket);
+  ASSERT_NE(backend_, nullptr) << "backend did not start";
+  frontend_ = StartServerProcess({RunfilePath("server/frontend/frontend"),
+                                  absl::StrCat("--backend=", backend_socket)},
+                                 &frontend_address_, frontend_socket);
+  ASSERT_NE(frontend_, nullptr) << "frontend did not start";
+  EXPECT_EQ(backend_address_, backend_socket);
+  EXPECT_EQ(frontend_address_, frontend_socket);
+  EXPECT_THAT(backend_->output() + frontend_->output(),
+              Not(HasSubstr("warning")));
+
+  std::string output;
+  EXPECT_EQ(RunClient({"--deadline=2s", "--steps=3", "--step=1ms"}, &output), 0)
+      << output;
+  EXPECT_THAT(output, HasSubstr("-> backend "));
+  EXPECT_THAT(output, HasSubstr("3 steps done"));
+  frontend_.reset();
+  backend_.reset();
+  std::remove((dir + "/backend").c_str());
+  std::remove((dir + "/frontend").c_str());
+  rmdir(dir.c_str());
 }
 
 TEST_F(BinariesTest, TightDeadlineExitsWithDeadlineExceeded) {

@@ -15,7 +15,8 @@
 #include "server/serving/server_main.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052",
-          "host:port to serve on; port 0 picks a free port");
+          "host:port to serve on (port 0 picks a free port), or unix:PATH "
+          "for a Unix-domain socket");
 ABSL_FLAG(std::string, api, "callback",
           "callback: a call costs memory, not a thread, and OnCancel ends "
           "waiting work at once; sync: a thread per call and a watcher "

@@ -18,7 +18,8 @@
 #include "server/serving/server_main.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
-          "host:port to serve on; port 0 picks a free port");
+          "host:port to serve on (port 0 picks a free port), or unix:PATH "
+          "for a Unix-domain socket");
 ABSL_FLAG(std::vector<std::string>, backend, {"127.0.0.1:50052"},
           "the backends, comma-separated; Fetch calls go to them in turn, "
           "FetchAll panel i to backend i mod N. An entry is host:port, "

@@ -94,6 +94,10 @@ absl::StatusOr<RunningServer> StartServer(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen));
   }
+  if (IsUnixSocket(options.listen)) {
+    running.address = options.listen;  // gRPC reports no port for it.
+    return running;
+  }
   const absl::string_view host =
       absl::string_view(options.listen).substr(0, options.listen.rfind(':'));
   running.address = absl::StrCat(host, ":", port);
@@ -119,7 +123,13 @@ void StopServer(grpc::Server& server, absl::Duration drain,
   server.Shutdown(ToGrpcDeadline(absl::Now() + grace));
 }
 
+bool IsUnixSocket(absl::string_view listen) {
+  return absl::StartsWith(listen, "unix:") ||
+         absl::StartsWith(listen, "unix-abstract:");
+}
+
 bool IsLoopback(absl::string_view listen) {
+  if (IsUnixSocket(listen)) return true;
   const absl::string_view host = listen.substr(0, listen.rfind(':'));
   return absl::StartsWith(host, "127.") || host == "localhost" ||
          host == "[::1]" || host == "::1";

@@ -77,7 +77,12 @@ void StopServer(grpc::Server& server, absl::Duration drain,
                 absl::Duration grace,
                 const std::function<void()>& before_shutdown = nullptr);
 
-// Whether `listen` ("host:port") binds only the loopback interface.
+// Whether `listen` is a Unix-domain socket ("unix:PATH",
+// "unix-abstract:NAME", as gRPC spells them): only this host reaches it.
+bool IsUnixSocket(absl::string_view listen);
+
+// Whether `listen` ("host:port", or a Unix-domain socket) can be reached
+// from this host only.
 bool IsLoopback(absl::string_view listen);
 
 }  // namespace deadline
