@@ -289,7 +289,10 @@ TEST_F(EdgeProxyTest, TheBudgetIsAccountedAsWithoutTheProxy) {
                                &request_time));
   ASSERT_TRUE(absl::SimpleAtod(LogField(*line, "upstream_time").value_or(""),
                                &upstream_time));
-  EXPECT_GE(request_time, upstream_time);
+  // Both in whole milliseconds, each measured and rounded on its own:
+  // nginx's share may read one millisecond below zero (seen: request_time
+  // 0.026, upstream_time 0.027).
+  EXPECT_GE(request_time, upstream_time - 0.0015);
   EXPECT_LT(request_time - upstream_time, 0.1);
   RecordProperty("way_in_us",
                  static_cast<int>(absl::ToInt64Microseconds(way_in)));
