@@ -1,5 +1,6 @@
 #include "server/backend/cancellation_watcher.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <utility>
@@ -77,11 +78,20 @@ TEST(CancellationWatcherTest, EachRoundStopsAskingOnceItsBudgetIsSpent) {
         },
         signals[i]));
   }
+  // The watcher may start asking before the last call is added, so wait
+  // (a real-time bound) until each call has been asked, as it must be in
+  // turn however many rounds that takes.
   const auto enough = [&] {
     absl::MutexLock lock(&mu);
-    return asks.size() >= 2 * kCalls;
+    std::vector<bool> seen(kCalls);
+    for (const auto& ask : asks) seen[ask.first] = true;
+    return asks.size() >= 2 * kCalls &&
+           std::count(seen.begin(), seen.end(), true) == kCalls;
   };
-  while (!enough()) absl::SleepFor(absl::Microseconds(100));
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (!enough() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Microseconds(100));
+  }
   watches.clear();
 
   absl::MutexLock lock(&mu);
