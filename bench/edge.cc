@@ -1,8 +1,5 @@
-#include <dirent.h>
-
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <string>
@@ -67,22 +64,6 @@ std::unique_ptr<EdgeChain> StartEdge(const Config& config,
   return edge;
 }
 
-// CPU time of a process and of its children (nginx's master and workers).
-double CpuWithChildren(pid_t pid) {
-  double total = testing::CpuSecondsOf(pid);
-  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
-  DIR* dir = opendir(tasks.c_str());
-  if (dir == nullptr) return total;
-  while (const dirent* entry = readdir(dir)) {
-    std::ifstream children(
-        absl::StrCat(tasks, "/", entry->d_name, "/children"));
-    int child = 0;
-    while (children >> child) total += testing::CpuSecondsOf(child);
-  }
-  closedir(dir);
-  return total;
-}
-
 std::string Rounds(const std::vector<double>& values,
                    std::string (*format)(double)) {
   std::vector<std::string> parts;
@@ -132,7 +113,7 @@ void Compare(const Config& config, Section& section) {
     }
     for (int path = 0; path < 2; ++path) {
       const double frontend_before = testing::CpuSecondsOf(frontend);
-      const double nginx_before = CpuWithChildren(nginx);
+      const double nginx_before = testing::CpuSecondsWithChildrenOf(nginx);
       const H2loadResult r =
           LoadFetch(config.h2load, body.path(), *addresses[path], 4, 8, run);
       note(r);
@@ -142,9 +123,10 @@ void Compare(const Config& config, Section& section) {
           ok ? (testing::CpuSecondsOf(frontend) - frontend_before) * 1e6 /
                    r.succeeded
              : kNaN);
-      nginx_cpu[path].push_back(ok ? (CpuWithChildren(nginx) - nginx_before) *
-                                         1e6 / r.succeeded
-                                   : kNaN);
+      nginx_cpu[path].push_back(
+          ok ? (testing::CpuSecondsWithChildrenOf(nginx) - nginx_before) * 1e6 /
+                   r.succeeded
+             : kNaN);
     }
   }
   if (!error.empty()) section.rows.push_back(Info("h2load", error));

@@ -5,10 +5,8 @@
 // as it always did. Time bounds are generous (2-core, noisy machines).
 #include "common/deadline_at.h"
 
-#include <dirent.h>
 #include <signal.h>
 
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -23,6 +21,7 @@
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "server/deadline/budget.h"
+#include "tests/support/proc_stats.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_servers.h"
 
@@ -61,30 +60,6 @@ RawFetch Fetch(TestFrontend& frontend, absl::Duration timeout,
 }
 
 std::string Micros(absl::Time t) { return FormatUnixMicros(t); }
-
-// Whether every thread of process `pid` has stopped (state T in
-// /proc/PID/task/TID/stat). kill(SIGSTOP) returns before a thread running
-// on another core has stopped.
-bool AllThreadsStopped(pid_t pid) {
-  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
-  DIR* dir = opendir(tasks.c_str());
-  if (dir == nullptr) return false;
-  bool stopped = true;
-  while (const dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    std::ifstream stat(absl::StrCat(tasks, "/", entry->d_name, "/stat"));
-    std::string line;
-    std::getline(stat, line);
-    // The state follows the command name's closing parenthesis.
-    const size_t paren = line.rfind(')');
-    if (paren == std::string::npos || paren + 2 >= line.size() ||
-        line[paren + 2] != 'T') {
-      stopped = false;
-    }
-  }
-  closedir(dir);
-  return stopped;
-}
 
 TEST(DeadlineAtTest, AnAbsurdOneNeverLengthensABudget) {
   TestBackend backend;
@@ -175,7 +150,7 @@ TEST(DeadlineAtTest, TimeWaitingToBeReadIsSeenAndComesOffTheBudget) {
                   .status.ok());
 
   frontend->Signal(SIGSTOP);
-  ASSERT_TRUE(WaitUntil([&] { return AllThreadsStopped(frontend->pid()); }));
+  ASSERT_TRUE(WaitUntil([&] { return IsStopped(frontend->pid()); }));
   std::thread resume([&] {
     absl::SleepFor(absl::Milliseconds(400));
     frontend->Signal(SIGCONT);

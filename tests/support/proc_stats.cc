@@ -18,16 +18,37 @@
 namespace deadline::testing {
 namespace {
 
-// The fields of /proc/PID/stat from the third (the state) on; empty when
-// it cannot be read. The second field, the name in parentheses, may hold
-// spaces, so the fields are counted from its closing parenthesis.
-std::vector<std::string> StatFields(pid_t pid) {
-  std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
+// The fields of DIR/stat (DIR: /proc/PID, or /proc/PID/task/TID for one
+// thread) from the third (the state) on; empty when it cannot be read. The
+// second field, the name in parentheses, may hold spaces, so the fields
+// are counted from its closing parenthesis.
+std::vector<std::string> StatFields(const std::string& dir) {
+  std::ifstream file(absl::StrCat(dir, "/stat"));
   const std::string stat((std::istreambuf_iterator<char>(file)),
                          std::istreambuf_iterator<char>());
   const size_t name_end = stat.rfind(") ");
   if (name_end == std::string::npos) return {};
   return absl::StrSplit(absl::string_view(stat).substr(name_end + 2), ' ');
+}
+
+std::vector<std::string> StatFields(pid_t pid) {
+  return StatFields(absl::StrCat("/proc/", pid));
+}
+
+// The folders of process `pid`'s threads (/proc/PID/task/TID); empty when
+// there is no such process.
+std::vector<std::string> ThreadDirsOf(pid_t pid) {
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  std::vector<std::string> dirs;
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) return dirs;
+  while (const dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') {
+      dirs.push_back(absl::StrCat(tasks, "/", entry->d_name));
+    }
+  }
+  closedir(dir);
+  return dirs;
 }
 
 }  // namespace
@@ -51,19 +72,26 @@ double OwnCpuSeconds() {
          (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+double CpuSecondsWithChildrenOf(pid_t pid) {
+  double total = CpuSecondsOf(pid);
+  for (const std::string& thread : ThreadDirsOf(pid)) {
+    std::ifstream children(absl::StrCat(thread, "/children"));
+    int child = 0;
+    while (children >> child) total += CpuSecondsOf(child);
+  }
+  return total;
+}
+
 double RunQueueWaitSecondsOf(pid_t pid) {
-  DIR* dir = opendir(absl::StrCat("/proc/", pid, "/task").c_str());
-  if (dir == nullptr) return NAN;
+  const std::vector<std::string> threads = ThreadDirsOf(pid);
+  if (threads.empty()) return NAN;
   double total = 0;
-  while (dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    std::ifstream file(
-        absl::StrCat("/proc/", pid, "/task/", entry->d_name, "/schedstat"));
+  for (const std::string& thread : threads) {
+    std::ifstream file(absl::StrCat(thread, "/schedstat"));
     double run = 0;
     double wait = 0;  // Nanoseconds.
     if (file >> run >> wait) total += wait;
   }
-  closedir(dir);
   return total / 1e9;
 }
 
@@ -83,6 +111,16 @@ bool IsRunning(pid_t pid) {
   if (fields.empty() || fields[0].empty()) return false;
   const char state = fields[0][0];
   return state != 'Z' && state != 'X';
+}
+
+bool IsStopped(pid_t pid) {
+  const std::vector<std::string> threads = ThreadDirsOf(pid);
+  if (threads.empty()) return false;
+  for (const std::string& thread : threads) {
+    const std::vector<std::string> fields = StatFields(thread);
+    if (fields.empty() || fields[0] != "T") return false;
+  }
+  return true;
 }
 
 }  // namespace deadline::testing

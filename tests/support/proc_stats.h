@@ -2,8 +2,9 @@
 #define DEADLINE_TESTS_SUPPORT_PROC_STATS_H_
 
 // What a process has used, as Linux reports it in /proc: CPU time, time
-// spent waiting for a CPU, open files, whether it still runs. (Threads and
-// resident memory: ThreadsOf() and RssMegabytesOf() in test_servers.h.)
+// spent waiting for a CPU, open files, whether it still runs or has
+// stopped. (Threads and resident memory: ThreadsOf() and RssMegabytesOf()
+// in test_servers.h.)
 //
 // Each function reads /proc once and may be called from any thread. A
 // reading that fails (no such process, or /proc not as expected) is NaN
@@ -23,6 +24,10 @@ double CpuSecondsOf(pid_t pid);
 // getrusage(): to the microsecond, for intervals too short for ticks.
 double OwnCpuSeconds();
 
+// CpuSecondsOf(pid) plus that of its children (e.g. nginx's master and its
+// workers). NaN when the process's own is unknown.
+double CpuSecondsWithChildrenOf(pid_t pid);
+
 // Seconds the threads of process `pid`, together, have spent runnable but
 // waiting for a CPU (the second field of /proc/PID/task/*/schedstat). NaN
 // when unknown.
@@ -34,6 +39,10 @@ int FdsOf(pid_t pid);
 // Whether process `pid` still runs: it exists and is neither a zombie (a
 // child that ended and was not reaped yet) nor dead.
 bool IsRunning(pid_t pid);
+
+// Whether every thread of process `pid` has stopped (state T: SIGSTOP).
+// kill() returns before a thread running on another core has stopped.
+bool IsStopped(pid_t pid);
 
 }  // namespace deadline::testing
 
