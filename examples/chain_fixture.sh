@@ -119,31 +119,20 @@ run_client() {
   sed 's/^/  | /' "$out" "$out.err"
 }
 
-# backend_line REQUEST_ID: the backend's log line for the call, waiting up
-# to 5 s for it (the backend logs when its handler returns).
-backend_line() {
-  local line
+# hop_line HOP LOG REQUEST_ID: HOP's log line for the call, waiting up to
+# 5 s for it (a hop logs when its handler returns).
+hop_line() {
+  local line=""
   for _ in $(seq 250); do
-    line="$(grep -F "request_id=$1 " "$backend_log")" && break
+    line="$(grep -F "request_id=$3 " "$2")" && break
     sleep 0.02
   done
   [ -n "$line" ] || return 1
-  echo "  backend logged: $line" >&2
+  echo "  $1 logged: $line" >&2
   echo "$line"
 }
-
-# frontend_line REQUEST_ID: the frontend's log line for the call, waiting
-# up to 5 s for it.
-frontend_line() {
-  local line="" i
-  for i in $(seq 50); do
-    line="$(grep -F "request_id=$1 " "$frontend_log")" && break
-    sleep 0.1
-  done
-  [ -n "$line" ] || return 1
-  echo "  frontend logged: $line" >&2
-  echo "$line"
-}
+backend_line() { hop_line backend "$backend_log" "$1"; }
+frontend_line() { hop_line frontend "$frontend_log" "$1"; }
 
 # field NAME LINE: the value of NAME=... in a logfmt line.
 field() {
