@@ -50,8 +50,8 @@ std::string FormatCallLog(absl::string_view method,
       " elapsed=", FormatBudget(elapsed),
       " stop_latency=", FormatBudget(stop_latency));
   if (hop.has_arrival_delay()) {
-    absl::StrAppend(&line, " arrival=",
-                    FormatBudgetField(true, hop.arrival_delay()));
+    absl::StrAppend(&line,
+                    " arrival=", FormatBudgetField(true, hop.arrival_delay()));
   }
   if (!hop.deadline_from().empty()) {
     absl::StrAppend(&line, " deadline_from=", Value(hop.deadline_from()));
